@@ -1,0 +1,3 @@
+"""Data update coordinator for dlms_meter."""
+
+from __future__ import annotations

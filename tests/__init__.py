@@ -1,0 +1,1 @@
+"""Tests for dlms_meter."""
