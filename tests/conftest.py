@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from unittest.mock import PropertyMock, patch
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.dlms_meter.iec62056.simulator import PROFILES, MeterSimulator
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +18,36 @@ def auto_enable_custom_integrations(
 ) -> Generator[None]:
     """Let Home Assistant load custom_components/dlms_meter in every test."""
     yield
+
+
+# --- meters on ptys (the project's simulator) and entries for them -------------------------------
+
+
+@pytest.fixture
+def sim_profile() -> str:
+    """The simulator profile a test's meter uses (override with a fixture or parametrize)."""
+    return "lgz_e350"
+
+
+@pytest.fixture
+def simulator(sim_profile: str) -> Generator[MeterSimulator]:
+    """A simulated meter on a real pty, stopped (thread joined) after the test."""
+    with MeterSimulator(PROFILES[sim_profile]) as sim:
+        yield sim
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default (history values) enabled, for snapshots."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (registry entries, states)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -1,20 +1,39 @@
-"""The dlms_meter integration: IEC 62056-21 (D0) meters through an optical head."""
+"""The dlms_meter integration: IEC 62056-21 (D0) meters through an optical head.
+
+Home Assistant is imported only inside the functions (and for type checking), so the protocol
+library's command line, ``python -m custom_components.dlms_meter.iec62056``, runs without it.
+"""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from typing import TYPE_CHECKING, Final
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from .coordinator import DlmsConfigEntry
+
+PLATFORMS: Final = ("sensor",)
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up a meter from a config entry."""
+async def async_setup_entry(hass: HomeAssistant, entry: DlmsConfigEntry) -> bool:
+    """Read the meter once (not ready if it does not answer), then add its sensors."""
+    from .coordinator import DlmsCoordinator
+
+    coordinator = DlmsCoordinator(hass, entry)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a config entry."""
+async def async_unload_entry(hass: HomeAssistant, entry: DlmsConfigEntry) -> bool:
+    """Remove the sensors; the coordinator's shutdown (on unload) releases the port."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: DlmsConfigEntry) -> None:
+    """Drop the meter's repair issues with it."""
+    from .issues import async_delete_all
+
+    async_delete_all(hass, entry)

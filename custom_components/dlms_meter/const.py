@@ -1,7 +1,42 @@
-"""Constants for the dlms_meter integration."""
+"""Constants for the dlms_meter integration.
+
+Where settings live:
+- ``entry.data``: how to reach the meter and who it is: ``port`` plus the identity found by the probe
+  (``serial_number``, ``identification``, ``manufacturer``, ``model``).
+- ``entry.options``: everything a user may change later without re-adding the meter: the update
+  interval, the chosen OBIS codes and the protocol settings (the old plugin's options).
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 DOMAIN: Final = "dlms_meter"
+
+# entry.data
+CONF_PORT: Final = "port"
+CONF_SERIAL_NUMBER: Final = "serial_number"
+CONF_IDENTIFICATION: Final = "identification"
+CONF_MANUFACTURER: Final = "manufacturer"
+CONF_MODEL: Final = "model"
+
+# entry.options
+CONF_UPDATE_INTERVAL: Final = "update_interval"  # seconds (old plugin: update_cycle)
+CONF_CODES: Final = "codes"  # list of chosen data-set keys (normalised OBIS codes)
+CONF_MODE: Final = "mode"  # "auto", "A", "B", "C", "D"
+CONF_BAUDRATE: Final = "baudrate"  # "auto" or "300".."19200" (old plugin: baudrate)
+CONF_CHECKSUM: Final = "checksum"  # "xor", "sum", "none" (old plugin: use_checksum)
+CONF_ADDRESS: Final = "address"  # device address in the sign-on, "" = none
+CONF_WAKEUP: Final = "wakeup"  # send the wake-up NUL sequence first
+CONF_RESET_BAUDRATE: Final = "reset_baudrate"  # old plugin: reset_baudrate
+CONF_NO_WAITING: Final = "no_waiting"  # old plugin: no_waiting
+CONF_READ_TIME: Final = "read_time"  # seconds the last probe read took (set by the config flow)
+
+DEFAULT_UPDATE_INTERVAL: Final = 60  # seconds, as the old plugin
+MIN_UPDATE_INTERVAL: Final = 5
+
+# coordinator / repairs
+QUIET_TIME: Final = 1.5  # seconds the standard asks between the end of one read and the next
+FAILURES_BEFORE_ISSUE: Final = 5  # consecutive failed cycles before "meter_not_answering"
+ISSUE_INTERVAL_TOO_SHORT: Final = "interval_too_short"
+ISSUE_METER_NOT_ANSWERING: Final = "meter_not_answering"

@@ -1,15 +1,65 @@
-"""Sensors for dlms_meter."""
+"""One sensor per chosen data set (OBIS code) of the meter."""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from typing import TYPE_CHECKING, override
 
-PARALLEL_UPDATES = 0
+from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
+from homeassistant.const import EntityCategory
+
+from . import catalog
+from .catalog import SensorSpec
+from .entity import DlmsEntity
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import DlmsConfigEntry, DlmsCoordinator
+
+PARALLEL_UPDATES = 0  # the coordinator does all reading
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+    hass: HomeAssistant,
+    entry: DlmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up sensors (none yet)."""
+    """One sensor per data set the coordinator describes (the chosen codes)."""
+    coordinator = entry.runtime_data
+    async_add_entities(DlmsSensor(coordinator, spec) for spec in coordinator.specs.values())
+
+
+def entity_description(spec: SensorSpec) -> SensorEntityDescription:
+    """The Home Assistant description of a catalog entry."""
+    return SensorEntityDescription(
+        key=spec.key,
+        translation_key=spec.translation_key,
+        translation_placeholders=spec.placeholders,
+        device_class=spec.device_class,
+        state_class=spec.state_class,
+        native_unit_of_measurement=spec.unit,
+        entity_category=EntityCategory.DIAGNOSTIC if spec.diagnostic else None,
+        entity_registry_enabled_default=spec.enabled_default,
+    )
+
+
+class DlmsSensor(DlmsEntity, SensorEntity):
+    """The first value of one data set: a number, or text for identification and status."""
+
+    def __init__(self, coordinator: DlmsCoordinator, spec: SensorSpec) -> None:
+        """Describe the sensor from the catalog."""
+        super().__init__(coordinator, spec.key)
+        self.spec = spec
+        self.entity_description = entity_description(spec)
+
+    @property
+    @override
+    def native_value(self) -> float | str | None:
+        """The value in the last good readout; unknown if absent or not a number."""
+        value = self.coordinator.data.values.get(self.key)
+        if value is None:
+            return None
+        if self.spec.numeric:
+            return catalog.parse_number(value.value)
+        return value.value.strip() or None

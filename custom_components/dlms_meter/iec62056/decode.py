@@ -1,0 +1,91 @@
+"""Telegram -> :class:`Readout`, with the block check, and whole captures -> readouts.
+
+Rules:
+
+* Every framed block is checked with the chosen :class:`Checksum`. A wrong check byte, or
+  a missing one (the input ended after STX without ``ETX check``), raises
+  :class:`ChecksumError`: a readout that fails its check is never returned as data.
+  With :attr:`Checksum.NONE` nothing is checked and ``checksum_ok`` is None.
+* Unframed telegrams (mode D, or mode A/C meters that send no STX) carry no block check;
+  ``checksum_ok`` is None. Since nothing checks them, every line before ``!`` must be
+  well-formed data sets (printable, balanced parentheses), else :class:`ProtocolError`.
+* Blocks with an SOH header (programming-mode command messages such as the password
+  request ``SOH P0 STX (...) ETX``) are checked but contribute no data sets.
+"""
+
+from __future__ import annotations
+
+from .checksum import Checksum, verify
+from .datalines import is_clean_data, parse_data_block
+from .errors import ChecksumError, ProtocolError
+from .framer import Framer, Telegram
+from .models import DataSet, Readout
+
+
+def decode_telegram(
+    telegram: Telegram,
+    checksum: Checksum = Checksum.XOR,
+    *,
+    baudrate: int | None = None,
+    mode: str = "",
+    duration: float = 0.0,
+) -> Readout:
+    """Check and parse one telegram; raise :class:`ChecksumError` if a check fails."""
+    checksum_ok: bool | None = None
+    datasets: list[DataSet] = []
+    for index, block in enumerate(telegram.blocks):
+        result = verify(checksum, block.scope, block.check)
+        if result is False:
+            if block.check is None:
+                raise ChecksumError(f"block {index + 1} has no check byte (no ETX)")
+            raise ChecksumError(
+                f"block {index + 1}: check byte 0x{block.check:02X} does not verify "
+                f"({checksum.value})"
+            )
+        checksum_ok = result
+        if not block.header:
+            datasets.extend(parse_data_block(block.data.decode("ascii")).datasets)
+    if not telegram.blocks:
+        text = telegram.text.decode("ascii")
+        if not is_clean_data(text):
+            raise ProtocolError("unframed data holds malformed lines (wrong rate or noise?)")
+        datasets.extend(parse_data_block(text).datasets)
+    return Readout(
+        identification=telegram.identification,
+        datasets=tuple(datasets),
+        raw=telegram.raw,
+        checksum_ok=checksum_ok,
+        baudrate=baudrate,
+        mode=mode,
+        duration=duration,
+    )
+
+
+def telegrams_in(data: bytes, framer: Framer | None = None) -> list[Telegram]:
+    """Return every telegram in a complete capture (chunks fed at once, then EOF)."""
+    framer = framer or Framer()
+    events = framer.feed(data) + framer.feed_eof()
+    return [event for event in events if isinstance(event, Telegram)]
+
+
+def parse_capture(data: bytes, checksum: Checksum = Checksum.XOR) -> list[Readout]:
+    """Parse captured bytes into readouts, in order.
+
+    Telegrams that ended without their ``!`` end marker are skipped unless they are a
+    programming-mode session of checked blocks. If no telegram is found at all, the whole
+    input is read as bare data lines (captures that lost the identification and framing);
+    that readout has no identification and ``checksum_ok`` None.
+    Raises :class:`ChecksumError` if a telegram fails its check.
+    """
+    readouts = [
+        decode_telegram(telegram, checksum)
+        for telegram in telegrams_in(data)
+        if telegram.complete or telegram.framed
+    ]
+    if readouts:
+        return readouts
+    text = bytes(b & 0x7F for b in data).decode("ascii")
+    datasets = parse_data_block(text).datasets
+    if not datasets:
+        return []
+    return [Readout(identification=None, datasets=datasets, raw=data)]

@@ -1,0 +1,58 @@
+"""Exceptions raised by the IEC 62056-21 library.
+
+Every error the library raises is an :class:`Iec62056Error`. Each class carries a
+``kind`` class attribute: a stable, machine-readable key that the integration uses
+for translations and statistics.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class Iec62056Error(Exception):
+    """Base class of every error raised by this library."""
+
+    kind: ClassVar[str] = "error"
+
+
+class PortError(Iec62056Error):
+    """The serial port could not be opened or used."""
+
+    kind: ClassVar[str] = "port_error"
+
+
+class PortNotFoundError(PortError):
+    """The serial port (device path) does not exist."""
+
+    kind: ClassVar[str] = "port_not_found"
+
+
+class PortBusyError(PortError):
+    """The serial port is locked or in use by another process."""
+
+    kind: ClassVar[str] = "port_busy"
+
+
+class NoAnswerError(Iec62056Error):
+    """Not a single byte came back from the meter (echo of our own bytes excluded)."""
+
+    kind: ClassVar[str] = "no_answer"
+
+
+class ReadTimeoutError(Iec62056Error):
+    """The meter started to answer, then the stream stopped before the readout was complete."""
+
+    kind: ClassVar[str] = "timeout"
+
+
+class ChecksumError(Iec62056Error):
+    """The readout's block check character did not verify (or was missing)."""
+
+    kind: ClassVar[str] = "checksum"
+
+
+class ProtocolError(Iec62056Error):
+    """Bytes came, but they are not an IEC 62056-21 conversation (no valid identification)."""
+
+    kind: ClassVar[str] = "not_iec62056"

@@ -1,0 +1,126 @@
+"""The identification message ``/XXXZ[\\W]...Ident CR LF``.
+
+* ``XXX`` is the manufacturer's FLAG id. A *lower-case* third letter means the meter's
+  minimum reaction time is 20 ms instead of 200 ms (IEC 62056-21, quoted by vzlogger,
+  pwitab, libIEC62056).
+* ``Z`` is the baud rate character; its meaning depends on the protocol mode:
+  mode A: any character that is not a B/C code (300 Bd fixed); mode B: ``A``..``F`` =
+  600..19200 (``G``-``I`` reserved); modes C and E: ``0``..``6`` = 300..19200 (``7``-``9``
+  reserved); mode D: always ``3`` (2400). Real meters also send a space or ``-`` here.
+* ``\\W`` pairs (any number) follow ``Z``: ``\\2`` = HDLC (mode E) available, other
+  characters reserved or manufacturer-specific (``\\@``, ``\\3``, ...).
+* The rest is the model text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODE_B_RATES: dict[str, int] = {
+    "A": 600,
+    "B": 1200,
+    "C": 2400,
+    "D": 4800,
+    "E": 9600,
+    "F": 19200,
+}
+MODE_C_RATES: dict[str, int] = {
+    "0": 300,
+    "1": 600,
+    "2": 1200,
+    "3": 2400,
+    "4": 4800,
+    "5": 9600,
+    "6": 19200,
+}
+STANDARD_RATES: tuple[int, ...] = (300, 600, 1200, 2400, 4800, 9600, 19200)
+REACTION_TIME = 0.2
+FAST_REACTION_TIME = 0.02
+_MAX_RAW = 64
+
+
+def mode_c_char(baudrate: int) -> str:
+    """Return the mode C/E baud character for a standard rate (``ValueError`` otherwise)."""
+    for char, rate in MODE_C_RATES.items():
+        if rate == baudrate:
+            return char
+    raise ValueError(f"{baudrate} Bd is not an IEC 62056-21 rate")
+
+
+@dataclass(frozen=True, slots=True)
+class Identification:
+    """A parsed identification message."""
+
+    raw: str
+    manufacturer: str
+    baud_char: str
+    model: str
+    enhanced: tuple[str, ...] = ()
+
+    @property
+    def reaction_time(self) -> float:
+        """Return the meter's minimum reaction time tr in seconds (20 ms or 200 ms)."""
+        return FAST_REACTION_TIME if self.manufacturer[2].islower() else REACTION_TIME
+
+    @property
+    def hdlc_capable(self) -> bool:
+        """Return True if the meter announces mode E (``\\2``)."""
+        return "2" in self.enhanced
+
+    @property
+    def offered_mode(self) -> str:
+        """Return the mode the baud character implies: "B", "C" or "A"."""
+        if self.baud_char in MODE_B_RATES:
+            return "B"
+        if self.baud_char in MODE_C_RATES:
+            return "C"
+        return "A"
+
+    def baudrate(self, mode: str) -> int | None:
+        """Return the rate offered in ``mode`` ("A".."E"); None if the character is invalid."""
+        if mode == "A":
+            return 300
+        if mode == "B":
+            return MODE_B_RATES.get(self.baud_char)
+        if mode in ("C", "E"):
+            return MODE_C_RATES.get(self.baud_char)
+        if mode == "D":
+            return 2400 if self.baud_char == "3" else None
+        return None
+
+
+def parse_identification(line: str) -> Identification | None:
+    """Parse the text after ``/`` (CR LF removed); None if it is no identification.
+
+    Requires three letters (the FLAG id) and a printable baud character; the text must
+    be printable ASCII without ``/`` or ``!`` (an echoed request ``/?!`` is rejected).
+    """
+    if not 4 <= len(line) <= _MAX_RAW:
+        return None
+    if any(not " " <= ch <= "~" for ch in line) or "/" in line or "!" in line:
+        return None
+    manufacturer = line[:3]
+    if not (manufacturer.isascii() and manufacturer.isalpha()):
+        return None
+    baud_char = line[3]
+    rest = line[4:]
+    enhanced: list[str] = []
+    while len(rest) >= 2 and rest[0] == "\\":
+        enhanced.append(rest[1])
+        rest = rest[2:]
+    return Identification(
+        raw=line,
+        manufacturer=manufacturer,
+        baud_char=baud_char,
+        model=rest,
+        enhanced=tuple(enhanced),
+    )
+
+
+def is_strict_identification(ident: Identification) -> bool:
+    """Return True if the baud character is a standard one (used to resync mid-stream)."""
+    return (
+        ident.baud_char in MODE_B_RATES
+        or ident.baud_char in MODE_C_RATES
+        or (ident.baud_char in "GHI789")
+    )

@@ -1,0 +1,59 @@
+"""Result types: values, data sets and whole readouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .identification import Identification
+from .obis import ObisCode, address_matches, parse_obis
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One ``(value*unit)`` group; ``unit`` is None when absent or empty."""
+
+    value: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataSet:
+    """An address with its values, in the order the meter sent them."""
+
+    address: str
+    values: tuple[Value, ...]
+
+    @property
+    def obis(self) -> ObisCode | None:
+        """Return the parsed OBIS code, None for non-OBIS names such as ``ET0PE``."""
+        return parse_obis(self.address)
+
+    @property
+    def value(self) -> Value | None:
+        """Return the first value, if any."""
+        return self.values[0] if self.values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Readout:
+    """One complete readout (telegram) of a meter.
+
+    ``raw`` holds the telegram's bytes (bit 7 cleared) from ``/`` (or the first STX)
+    to the check byte. ``checksum_ok`` is True/False when a check byte was verified,
+    None when nothing was checked (no check in the telegram, or checking disabled).
+    ``baudrate`` is the rate the data came at, if known; ``mode`` the protocol mode
+    used ("A".."D", or "" for parsed captures); ``duration`` seconds from the request
+    (or from the start of listening) to the last byte.
+    """
+
+    identification: Identification | None
+    datasets: tuple[DataSet, ...]
+    raw: bytes = b""
+    checksum_ok: bool | None = None
+    baudrate: int | None = None
+    mode: str = ""
+    duration: float = 0.0
+
+    def find(self, pattern: str) -> tuple[DataSet, ...]:
+        """Return the data sets whose address matches ``pattern`` (OBIS rules or exact text)."""
+        return tuple(ds for ds in self.datasets if address_matches(ds.address, pattern))

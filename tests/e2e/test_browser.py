@@ -1,0 +1,240 @@
+"""A newcomer's first meter, in a real browser against a real Home Assistant 2026.11.0.
+
+Log in, add the integration through Settings > Devices & services > Add integration, type the
+simulated meter's port, watch the probe, pick the data sets, land on the device page with
+values, then use the import and export sensors in the Energy dashboard's grid connection and
+check that Home Assistant's own energy validation has nothing to complain about.
+
+Each step leaves a screenshot in ``screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import json
+from pathlib import Path
+import re
+import time
+from typing import Any
+
+from demo_server import DemoServer
+from playwright.sync_api import Page, expect, sync_playwright
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UI_TIMEOUT_MS = 90_000  # a 2-core machine shared with other work: generous, never a sleep
+PROBE_TIMEOUT_MS = 300_000  # the probe may fall back to 300 Bd and retry
+# Statistics (which the Energy dashboard needs) are compiled every 5 minutes.
+STATISTICS_TIMEOUT_S = 420.0
+
+# What the simulated Landis+Gyr E350 (profile "lgz_e350", capture 05) sends.
+E350_SERIAL = "13647123"
+E350_IMPORT = re.compile(r"61,56\d\.\d+ kWh")  # 1.8.0, counting up slowly in the demo
+
+
+def _strings() -> dict[str, Any]:
+    path = ROOT / "custom_components" / "dlms_meter" / "translations" / "en.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+class Steps:
+    """The browser session of one test: a page, the demo and numbered screenshots."""
+
+    def __init__(self, page: Page, demo: DemoServer) -> None:
+        self.page = page
+        self.demo = demo
+        self.shots: list[Path] = []
+        self.timings: dict[str, float] = {}
+        self._began = time.monotonic()
+
+    def shot(self, name: str) -> None:
+        path = SCREENSHOTS / f"{len(self.shots) + 1:02d}-{name}.png"
+        self.page.screenshot(path=path)
+        self.shots.append(path)
+        self.timings[name] = round(time.monotonic() - self._began, 1)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.demo.url + path)
+
+    def call_ws(self, message: dict[str, Any]) -> Any:
+        """A websocket command over the frontend's own authenticated connection."""
+        return self.page.evaluate(
+            "(msg) => document.querySelector('home-assistant').hass.callWS(msg)", message
+        )
+
+
+def _wait_until(check: Callable[[], Any], timeout: float, interval: float = 10.0) -> Any:
+    """Poll ``check`` until it returns something truthy; its last result otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def test_newcomer_adds_meter_and_uses_it_in_energy_dashboard(demo: DemoServer) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    strings = _strings()["config"]["step"]
+    e350 = next(m for m in demo.meters if m.spec.profile == "lgz_e350")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(UI_TIMEOUT_MS)
+            expect.set_options(timeout=UI_TIMEOUT_MS)
+            steps = Steps(context.new_page(), demo)
+            _log_in(steps)
+            _add_meter(steps, e350.port.as_posix(), strings)
+            _check_device_page(steps)
+            _use_in_energy_dashboard(steps)
+        finally:
+            browser.close()
+    print(f"screenshots: {[p.name for p in steps.shots]}\ntimings (s): {steps.timings}")
+
+
+def _log_in(steps: Steps) -> None:
+    page = steps.page
+    steps.goto("/")
+    page.get_by_role("textbox", name="Username").fill(steps.demo.username)
+    page.get_by_role("textbox", name="Password").fill(steps.demo.password)
+    steps.shot("login")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/home/|/lovelace/"))
+    expect(page.get_by_text("Settings", exact=True).first).to_be_visible()  # the sidebar
+    steps.shot("logged-in")
+
+
+def _add_meter(steps: Steps, port: str, strings: dict[str, Any]) -> None:
+    page = steps.page
+    # Settings > Devices & services > Add integration > "DLMS Meter"
+    page.get_by_text("Settings", exact=True).first.click()
+    page.get_by_text("Devices & services").first.click()
+    page.wait_for_url("**/config/integrations/dashboard")
+    page.get_by_role("button", name="Add integration").click()
+    page.get_by_placeholder("Search for a brand name").fill("DLMS")
+    brand = page.get_by_role("button", name="DLMS Meter (IEC 62056-21)")
+    expect(brand).to_be_visible()
+    steps.shot("add-integration")
+    brand.click()
+
+    # User step: the serial port selector lists the machine's ports; the simulator's pty link
+    # is typed as a custom path ("Enter manually").
+    expect(page.get_by_text(strings["user"]["title"], exact=True)).to_be_visible()
+    page.get_by_text("Serial port").first.click()
+    page.get_by_text("Enter manually").click()
+    port_box = page.get_by_role("textbox", name="Serial port")
+    port_box.fill(port)
+    steps.shot("serial-port")
+    page.get_by_role("button", name="Submit").click()
+
+    # Probe (a progress step), then the data-set picker with what the probe found.
+    probing = page.get_by_text(strings["probe"]["title"], exact=True)
+    codes_title = page.get_by_text(strings["select_codes"]["title"], exact=True)
+    form_error = page.get_by_text("Not all required fields are filled in")
+    expect(probing.or_(codes_title).or_(form_error).first).to_be_visible()
+    if form_error.is_visible():
+        steps.shot("user-step-rejected")
+        pytest.fail(
+            "the frontend refused the user step as the newcomer filled it (port only, "
+            "protocol settings left collapsed): 'Not all required fields are filled in'"
+        )
+    if probing.is_visible():
+        steps.shot("probe")
+    expect(codes_title).to_be_visible(timeout=PROBE_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(f"serial number {E350_SERIAL}"))).to_be_visible()
+    steps.shot("probe-result")
+    energy_import = page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 "))
+    energy_export = page.get_by_role("checkbox", name=re.compile(r"^2\.8\.0 "))
+    expect(energy_import).to_be_checked()  # energy is pre-selected
+    expect(energy_export).to_be_checked()
+    absolute = page.get_by_role("checkbox", name=re.compile(r"^15\.8\.0 "))
+    expect(absolute).not_to_be_checked()
+    page.get_by_text("15.8.0 Absolute active energy").click()  # its label, as a user does
+    expect(absolute).to_be_checked()
+    steps.shot("codes-selected")
+    page.get_by_role("button", name="Submit").click()
+
+    # Entry created: the frontend offers to name the device and pick an area.
+    expect(page.get_by_role("textbox", name="Device name")).to_have_value(
+        re.compile("Landis\\+Gyr")
+    )
+    steps.shot("created")
+    page.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
+
+
+def _check_device_page(steps: Steps) -> None:
+    page = steps.page
+    page.get_by_text("DLMS Meter (IEC 62056-21)").first.click()
+    page.wait_for_url("**/config/integrations/integration/dlms_meter")
+    page.get_by_text("1 device").first.click()
+    page.wait_for_url("**/config/devices/device/*")
+    expect(page.get_by_text("Serial number: " + E350_SERIAL)).to_be_visible()
+    expect(page.get_by_text(E350_IMPORT).first).to_be_visible()
+    expect(page.get_by_text("Energy export", exact=True)).to_be_visible()
+    expect(page.get_by_text("Absolute active energy").first).to_be_visible()
+    steps.shot("device")
+
+
+def _pick_statistic(steps: Steps, name: str) -> None:
+    page = steps.page
+    page.get_by_text("Select a statistic").first.click()
+    page.keyboard.type(name)
+    page.get_by_text(name, exact=True).click()
+
+
+def _use_in_energy_dashboard(steps: Steps) -> None:
+    page = steps.page
+    registry = steps.call_ws({"type": "config/entity_registry/list"})
+    ours = {e["entity_id"] for e in registry if e["platform"] == "dlms_meter"}
+    names = {
+        state["attributes"].get("friendly_name", ""): state["entity_id"]
+        for state in steps.call_ws({"type": "get_states"})
+        if state["entity_id"] in ours
+    }
+    import_id = next(eid for name, eid in names.items() if name.endswith(" Energy import"))
+    export_id = next(eid for name, eid in names.items() if name.endswith(" Energy export"))
+
+    steps.goto("/config/energy")
+    page.get_by_text("Add grid connection").first.click()
+    _pick_statistic(steps, "Energy import")
+    _pick_statistic(steps, "Energy export")
+    steps.shot("energy-grid")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Energy import", exact=True).first).to_be_visible()
+    steps.shot("energy-config")
+
+    prefs = steps.call_ws({"type": "energy/get_prefs"})
+    grids = [s for s in prefs["energy_sources"] if s["type"] == "grid"]
+    assert [(g["stat_energy_from"], g["stat_energy_to"]) for g in grids] == [(import_id, export_id)]
+
+    # Home Assistant's validation, as the Energy dashboard shows it. Right after set-up it
+    # reports "statistics_not_defined" until the recorder compiles the first 5-minute
+    # statistics; after that, nothing may be left.
+    seen: list[list[dict[str, Any]]] = []
+
+    def no_issues() -> bool:
+        result = steps.call_ws({"type": "energy/validate"})
+        seen.append([issue for source in result["energy_sources"] for issue in source])
+        return not seen[-1]
+
+    assert _wait_until(no_issues, STATISTICS_TIMEOUT_S), f"energy/validate: {seen[-1]}"
+    steps.goto("/energy")
+    expect(page.get_by_text("Energy", exact=True).first).to_be_visible()
+    steps.shot("energy-dashboard")

@@ -1,0 +1,1 @@
+"""Tests of the IEC 62056-21 protocol library."""
