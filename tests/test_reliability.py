@@ -9,8 +9,8 @@ records every state change of the meter's entities for the whole test. Each show
 * no file descriptor or thread is left behind (HA's fixtures fail on lingering tasks/timers);
 * the coordinator logs once when the meter goes away and once when it is back.
 
-Only the library's timeouts are shortened (answer 1 s, between characters 0.5 s) so that a
-silent meter costs 1 s instead of 3 s; the standard's 1.5 s quiet time between sessions stays.
+Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter costs less);
+the standard's character timeout and quiet time between sessions (1.5 s each) stay.
 """
 
 from __future__ import annotations
@@ -22,25 +22,43 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import CoreState, Event, EventStateChangedData, HomeAssistant
+from homeassistant.core import (
+    CoreState,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter import catalog
+from custom_components.dlms_meter import catalog, coordinator as coordinator_module
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from custom_components.dlms_meter.iec62056 import ReadSettings, parse_data_block, read_meter
+from custom_components.dlms_meter.iec62056 import (
+    DataSet,
+    ReadSettings,
+    parse_data_block,
+    read_meter,
+)
 from custom_components.dlms_meter.iec62056.sim_profiles import replace_register
 from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulator
+from custom_components.dlms_meter.probe import settings_from_options
 
 from .meter import E350_SERIAL, meter_entry
 
 pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
 
-FAST = {"answer_timeout": 1.0, "char_timeout": 0.5}
+
+def fast(settings: ReadSettings) -> ReadSettings:
+    """The settings with the shortened answer timeout (everything else as users have it)."""
+    return replace(settings, answer_timeout=1.5)
+
+
 LOGGER = "custom_components.dlms_meter"
 POOL_PREFIX = "SyncWorker_"  # Home Assistant's executor (also the loop's default executor)
 # registers that change between reads (energy only ever goes up: the guard keeps out of the way)
@@ -78,8 +96,10 @@ class Rig:
     @property
     def coordinator(self) -> DlmsCoordinator:
         """The entry's coordinator."""
-        return self.entry.runtime_data
+        coordinator: DlmsCoordinator = self.entry.runtime_data
+        return coordinator
 
+    @callback
     def record(self, event: Event[EventStateChangedData]) -> None:
         """Keep every state change of a sensor (filtered to ours when checked)."""
         state = event.data["new_state"]
@@ -88,7 +108,7 @@ class Rig:
 
     def expected(self) -> dict[str, Expected]:
         """What each entity must show for the meter's current data block."""
-        datasets: dict[str, catalog.DataSet] = {}
+        datasets: dict[str, DataSet] = {}
         for dataset in parse_data_block(self.block.decode("latin-1")).datasets:
             datasets.setdefault(catalog.dataset_key(dataset), dataset)
         found: dict[str, Expected] = {}
@@ -151,7 +171,7 @@ class Rig:
 
     async def port_is_free(self) -> None:
         """A fresh read of our own works (the port was released) and gives the true values."""
-        readout = await read_meter(self.sim.port, ReadSettings(**FAST))  # type: ignore[arg-type]
+        readout = await read_meter(self.sim.port, fast(ReadSettings()))
         values = {catalog.dataset_key(ds): ds.value for ds in readout.datasets}
         assert values["1.8.0"] is not None
         assert catalog.parse_number(values["1.8.0"].value) == self.truths[-1]["1.8.0"]
@@ -182,7 +202,9 @@ def _outage_logs(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
     failed = sum(
         r.levelno == logging.ERROR and r.getMessage().startswith("Error fetching") for r in ours
     )
-    back = sum(r.levelno == logging.INFO and r.getMessage().endswith("data recovered") for r in ours)
+    back = sum(
+        r.levelno == logging.INFO and r.getMessage().endswith("data recovered") for r in ours
+    )
     return failed, back
 
 
@@ -191,15 +213,22 @@ async def _load(rig: Rig) -> None:
     assert await rig.hass.config_entries.async_setup(entry.entry_id)
     await rig.hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    rig.coordinator.settings = replace(rig.coordinator.settings, **FAST)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 async def rig(
-    hass: HomeAssistant, simulator: MeterSimulator, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    simulator: MeterSimulator,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncGenerator[Rig]:
     """The E350 entry loaded (one good read), every state change recorded from the start."""
     caplog.set_level(logging.INFO, logger=LOGGER)
+    monkeypatch.setattr(
+        coordinator_module,
+        "settings_from_options",
+        lambda options: fast(settings_from_options(options)),
+    )
     rig = Rig(hass, simulator, meter_entry(simulator), simulator.profile.block)
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, rig.record)
     rig.entry.add_to_hass(hass)
@@ -210,23 +239,16 @@ async def rig(
         rig.entities[reg_entry.entity_id] = reg_entry.unique_id.removeprefix(f"{E350_SERIAL}_")
     assert len(rig.entities) == len(rig.coordinator.specs) > 20
     rig.assert_current()
-    # warm up the failure path once (HA loads the exception translations on first use)
-    rig.sim.inject(Fault.SILENCE)
-    await rig.refresh()
-    await rig.refresh()
-    await asyncio.to_thread(lambda: None)  # the executor thread unplug/replug use
-    rig.published.clear()
-    caplog.clear()
     rig.remember_resources()
     yield rig
     unsubscribe()
     rig.assert_no_wrong_value()
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    """Let the event loop run until ``predicate`` holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+async def _until(predicate: Callable[[], bool], limit: float = 10) -> None:
+    """Let the event loop run until ``predicate`` (on the simulator's counters) holds."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - the simulator's thread has no asyncio event
             await asyncio.sleep(0.01)
 
 
@@ -251,7 +273,7 @@ async def _outage_and_recovery(
     if recover is not None:
         await recover()
     await rig.refresh()
-    assert rig.coordinator.last_update_success, (rig.coordinator.last_exception, rig.coordinator.stats, rig.sim.stats())
+    assert rig.coordinator.last_update_success, (rig.coordinator.last_exception, rig.sim.timeline())
     rig.assert_current()
     assert _outage_logs(caplog) == (1, 1)
     await rig.port_is_free()
@@ -277,9 +299,7 @@ async def test_injected_fault(
     assert rig.sim.stats().faults_injected == before + 2
 
 
-async def test_unplug_during_read_and_replug(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_unplug_during_read_and_replug(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     """The head pulled mid-read, then missing, then back at the same path."""
     rig.bump()
     requests = rig.sim.stats().requests
@@ -381,9 +401,7 @@ async def test_unload_during_read(rig: Rig, caplog: pytest.LogCaptureFixture) ->
     rig.assert_no_leaks()
 
 
-async def test_home_assistant_stops_during_read(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_home_assistant_stops_during_read(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     """Home Assistant stopping mid-read: the read stops at once and the port is released."""
     sessions = rig.sim.stats().sessions
     refresh = await _read_in_flight(rig)
@@ -398,3 +416,23 @@ async def test_home_assistant_stops_during_read(
     await rig.port_is_free()
     assert _fds() <= rig.fds
     assert _threads() <= rig.threads
+
+
+async def test_rate_switch_survives_a_late_ack() -> None:
+    """The ACK leaves 60 ms late (as through a USB adapter): the meter must still get it.
+
+    The meter waits tr = 200 ms after the ACK before it sends at the new rate, so a client that
+    switches within that window (e.g. half of it after the ACK's end) reads the meter. The
+    simulator's thread is held for 60 ms just before the ACK, so the ACK starts on its wire late.
+    """
+    async with MeterSimulator("lgz_e350") as sim:
+        read = asyncio.create_task(read_meter(sim.port, fast(ReadSettings())))
+        await _until(lambda: "ident_end" in sim.timeline())
+        ack_due = sim.timeline()["ident_end"] + sim.profile.tr
+        await asyncio.sleep(max(0.0, ack_due - 0.01 - time.monotonic()))
+        loop = sim._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(time.sleep, 0.06)
+        readout = await read
+    assert readout.baudrate == 4800
+    assert "ack_start" in sim.timeline()

@@ -8,6 +8,7 @@ package, which this conftest makes importable from ``.venv-demo`` when the test 
 from __future__ import annotations
 
 from collections.abc import Iterator
+import contextlib
 from pathlib import Path
 import sys
 import sysconfig
@@ -24,11 +25,13 @@ def _demo_site_packages() -> Path:
 
 sys.path.insert(0, str(ROOT / "scripts"))
 try:
-    import playwright  # noqa: F401
+    import playwright
 except ImportError:
     # Same interpreter build as the demo venv (both from scripts/python314): its Playwright
     # (pure Python + its node driver) and pyee load here; the test venv's packages keep priority.
     sys.path.append(str(_demo_site_packages()))
+    with contextlib.suppress(ImportError):
+        import playwright  # noqa: F401
 
 from demo_server import DemoServer, free_port  # noqa: E402
 
@@ -41,7 +44,9 @@ def auto_enable_custom_integrations() -> None:
 @pytest.fixture
 def demo(socket_enabled: None, tmp_path: Path) -> Iterator[DemoServer]:
     """Simulated meters and an onboarded Home Assistant on 127.0.0.1 (stopped afterwards)."""
-    if not (DEMO_VENV / "bin" / "python").exists():
-        pytest.fail(f"{DEMO_VENV} is missing: run scripts/setup demo")
+    if not (DEMO_VENV / "bin" / "python").exists() or "playwright" not in sys.modules:
+        pytest.fail(
+            f"{DEMO_VENV} (Home Assistant 2026.11.0, Playwright) is missing: run scripts/setup demo"
+        )
     with DemoServer(tmp_path / "config", port=free_port(), log=print) as server:
         yield server

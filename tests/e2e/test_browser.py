@@ -11,15 +11,22 @@ Each step leaves a screenshot in ``screenshots/`` (git-ignored).
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 import json
 from pathlib import Path
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from demo_server import DemoServer
-from playwright.sync_api import Page, expect, sync_playwright
 import pytest
+
+if TYPE_CHECKING:
+    from demo_server import DemoServer
+
+# Without scripts/setup demo, collecting (e.g. -m "not slow") still works and the `demo`
+# fixture fails the test with what to run.
+with contextlib.suppress(ImportError):
+    from playwright.sync_api import Page, expect, sync_playwright
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -42,7 +49,9 @@ STATISTICS_TIMEOUT_S = 420.0
 
 # What the simulated Landis+Gyr E350 (profile "lgz_e350", capture 05) sends.
 E350_SERIAL = "13647123"
-E350_IMPORT = re.compile(r"61,56\d\.\d+ kWh")  # 1.8.0, counting up slowly in the demo
+E350_IMPORT = re.compile(r"Energy import 61,56\d\.\d+ kWh")  # 1.8.0, counting up slowly
+E350_EXPORT = re.compile(r"Energy export 10\.\d+ kWh")  # 2.8.0
+E350_ABSOLUTE = re.compile(r"Absolute active energy 61,57\d\.\d+ kWh")  # 15.8.0, picked by hand
 
 
 def _strings() -> dict[str, Any]:
@@ -65,6 +74,14 @@ class Steps:
         self.page.screenshot(path=path)
         self.shots.append(path)
         self.timings[name] = round(time.monotonic() - self._began, 1)
+
+    def wait_for_aria(self, pattern: re.Pattern[str]) -> None:
+        """Wait until the page's accessibility tree shows ``pattern`` (polling, bounded)."""
+        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+        while not pattern.search(snapshot := self.page.locator("body").aria_snapshot()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"not on the page: {pattern.pattern}\n{snapshot}")
+            self.page.wait_for_timeout(500)
 
     def goto(self, path: str) -> None:
         self.page.goto(self.demo.url + path)
@@ -100,10 +117,14 @@ def test_newcomer_adds_meter_and_uses_it_in_energy_dashboard(demo: DemoServer) -
             context.set_default_timeout(UI_TIMEOUT_MS)
             expect.set_options(timeout=UI_TIMEOUT_MS)
             steps = Steps(context.new_page(), demo)
-            _log_in(steps)
-            _add_meter(steps, e350.port.as_posix(), strings)
-            _check_device_page(steps)
-            _use_in_energy_dashboard(steps)
+            try:
+                _log_in(steps)
+                _add_meter(steps, e350.port.as_posix(), strings)
+                _check_device_page(steps)
+                _use_in_energy_dashboard(steps)
+            except BaseException:
+                steps.shot("failed")
+                raise
         finally:
             browser.close()
     print(f"screenshots: {[p.name for p in steps.shots]}\ntimings (s): {steps.timings}")
@@ -118,6 +139,7 @@ def _log_in(steps: Steps) -> None:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/home/|/lovelace/"))
     expect(page.get_by_text("Settings", exact=True).first).to_be_visible()  # the sidebar
+    expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0)  # the splash is gone
     steps.shot("logged-in")
 
 
@@ -181,22 +203,26 @@ def _add_meter(steps: Steps, port: str, strings: dict[str, Any]) -> None:
 
 def _check_device_page(steps: Steps) -> None:
     page = steps.page
-    page.get_by_text("DLMS Meter (IEC 62056-21)").first.click()
-    page.wait_for_url("**/config/integrations/integration/dlms_meter")
-    page.get_by_text("1 device").first.click()
-    page.wait_for_url("**/config/devices/device/*")
+    expect(page.get_by_role("textbox", name="Device name")).to_be_hidden()
+    page.get_by_text("DLMS Meter (IEC 62056-21)").filter(visible=True).first.click()
+    expect(page).to_have_url(re.compile(r"/config/integrations/integration/dlms_meter"))
+    page.get_by_text("1 device").filter(visible=True).first.click()
+    expect(page).to_have_url(re.compile(r"/config/devices/device/"))
     expect(page.get_by_text("Serial number: " + E350_SERIAL)).to_be_visible()
-    expect(page.get_by_text(E350_IMPORT).first).to_be_visible()
-    expect(page.get_by_text("Energy export", exact=True)).to_be_visible()
-    expect(page.get_by_text("Absolute active energy").first).to_be_visible()
+    # The sensor rows slot their values in, so look at what the page presents (its
+    # accessibility tree), row label followed by the value with its unit.
+    for row in (E350_IMPORT, E350_EXPORT, E350_ABSOLUTE):
+        steps.wait_for_aria(row)
     steps.shot("device")
 
 
-def _pick_statistic(steps: Steps, name: str) -> None:
+def _pick_statistic(steps: Steps, field: str, name: str) -> None:
+    """Open the statistic picker ``field`` of the grid dialog, search ``name``, pick it."""
     page = steps.page
-    page.get_by_text("Select a statistic").first.click()
-    page.keyboard.type(name)
-    page.get_by_text(name, exact=True).click()
+    page.get_by_role("button", name=re.compile(f"^{field}")).click()
+    page.get_by_role("dialog", name=field).get_by_placeholder("Search").fill(name)
+    page.get_by_role("option", name=re.compile(f"^{name} Landis\\+Gyr")).click()
+    expect(page.get_by_role("button", name=re.compile(f"^{field}"))).to_contain_text(name)
 
 
 def _use_in_energy_dashboard(steps: Steps) -> None:
@@ -213,11 +239,14 @@ def _use_in_energy_dashboard(steps: Steps) -> None:
 
     steps.goto("/config/energy")
     page.get_by_text("Add grid connection").first.click()
-    _pick_statistic(steps, "Energy import")
-    _pick_statistic(steps, "Energy export")
+    _pick_statistic(steps, "Energy imported from grid", "Energy import")
+    _pick_statistic(steps, "Energy exported to grid", "Energy export")
     steps.shot("energy-grid")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Energy import", exact=True).first).to_be_visible()
+    expect(page.get_by_role("dialog", name="Configure grid connection")).to_be_hidden()
+    grid_row = page.get_by_text(re.compile(r"Energy import")).filter(visible=True).first
+    expect(grid_row).to_be_visible()
+    grid_row.scroll_into_view_if_needed()
     steps.shot("energy-config")
 
     prefs = steps.call_ws({"type": "energy/get_prefs"})
@@ -235,6 +264,13 @@ def _use_in_energy_dashboard(steps: Steps) -> None:
         return not seen[-1]
 
     assert _wait_until(no_issues, STATISTICS_TIMEOUT_S), f"energy/validate: {seen[-1]}"
-    steps.goto("/energy")
-    expect(page.get_by_text("Energy", exact=True).first).to_be_visible()
+    steps.goto("/config/energy")  # the same validation, as the energy settings show it
+    expect(page.get_by_text("Grid connections")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Landis\+Gyr .* Energy import"))).to_be_visible()
+    expect(page.get_by_text("Statistics not defined")).to_be_hidden()
+    steps.shot("energy-validated")
+    page.get_by_text("Energy", exact=True).filter(visible=True).first.click()  # the sidebar
+    expect(page).to_have_url(re.compile(r"/energy"))
+    expect(page.locator("hui-energy-usage-graph-card").first).to_be_visible()
+    expect(page.locator("hui-energy-sources-table-card").first).to_be_visible()
     steps.shot("energy-dashboard")

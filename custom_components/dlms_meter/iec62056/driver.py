@@ -8,7 +8,7 @@ Sequence (mode C)::
     <- /XXXZ...\\r\\n              (300)   first byte within answer_timeout
     wait tr (200 ms / 20 ms) from the identification's LF   (skipped with no_waiting)
     -> ACK 0 Z 0 \\r\\n             (300)   Z = chosen rate
-    drain (asyncio + OS), and >= 6 * 10 / 300 s since the write began, + switch_delay
+    drain (asyncio + OS), and >= 6 * 10 / 300 s since the write began, + tr / 2 + switch_delay
     switch the port to Z's rate
     <- STX data ! \\r\\n ETX BCC     (new rate)
 
@@ -160,7 +160,11 @@ class _Session:
             began = await self.send(ack)
             await serial_port.drain(self.writer)
             on_wire = began + serial_port.wire_time(len(ack), self.rate)
-            await _sleep_until(on_wire + settings.switch_delay)
+            # The meter sends at the new rate no sooner than tr after the ACK's last bit: switch
+            # halfway into that window, so an ACK that leaves the adapter a little late (USB
+            # latency, a busy host) still goes out whole at the old rate.
+            margin = ident.reaction_time / 2
+            await _sleep_until(on_wire + margin + settings.switch_delay)
             await self.switch(rate)
 
 
