@@ -336,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--meters", type=int, default=4, help="simulated meters in parallel (4)")
     parser.add_argument("--fault-rate", type=float, default=0.5, help="share of faulted cycles")
     parser.add_argument("--gap", type=float, default=0.5, help="quiet time between sessions (s)")
-    parser.add_argument("--switch-delay", type=float, default=0.0, help="extra wait after the ACK (s)")
+    parser.add_argument(
+        "--switch-delay", type=float, default=0.0, help="extra wait after the ACK (s)"
+    )
     parser.add_argument("--rss-tolerance", type=float, default=32.0, help="MiB (32)")
     args = parser.parse_args(argv)
     return asyncio.run(soak(args))

@@ -13,11 +13,8 @@ from custom_components.dlms_meter.iec62056.simulator import PROFILES, MeterSimul
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    enable_custom_integrations: None,
-) -> Generator[None]:
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/dlms_meter in every test."""
-    yield
 
 
 # --- meters on ptys (the project's simulator) and entries for them -------------------------------

@@ -32,7 +32,7 @@ from custom_components.dlms_meter.const import (
     CONF_WAKEUP,
     DOMAIN,
 )
-from custom_components.dlms_meter.iec62056 import Value
+from custom_components.dlms_meter.iec62056 import PortBusyError, ReadSettings, Value, read_meter
 from custom_components.dlms_meter.iec62056.simulator import PROFILES, Fault, MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
@@ -122,7 +122,9 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     """Port -> probe -> picker (what was found, energy and power pre-selected) -> entry."""
     result = await _start_user_flow(hass)
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "select_codes"
@@ -174,7 +176,9 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
 async def test_picker_requires_a_code(hass: HomeAssistant, simulator: MeterSimulator) -> None:
     """Choosing nothing is refused; then a choice creates the entry."""
     result = await _start_user_flow(hass)
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CODES: []})
     assert result["type"] is FlowResultType.FORM
@@ -202,7 +206,9 @@ async def test_missing_port_then_fixed(hass: HomeAssistant, simulator: MeterSimu
     assert _suggested(result, CONF_PORT) == MISSING_PORT
     assert _suggested(result, CONF_WAKEUP, ADVANCED) is True
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "select_codes"
     assert result["errors"] == {}
@@ -224,12 +230,41 @@ async def test_silent_meter_no_answer(hass: HomeAssistant, silent_meter: MeterSi
     assert _suggested(result, CONF_MODE, ADVANCED) == "C"
 
 
+async def test_closed_while_probing_releases_port(
+    hass: HomeAssistant, silent_meter: MeterSimulator
+) -> None:
+    """Closing the dialog stops the probe and closes the port at once."""
+    result = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: silent_meter.port, ADVANCED: _advanced(mode="C")}
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await hass.async_block_till_done()
+    silent_meter.clear_faults()
+
+    assert not hass.config_entries.flow.async_progress()
+    readout = None
+    for _ in range(50):  # the cancelled probe closes the port as it unwinds
+        try:
+            readout = await read_meter(silent_meter.port, ReadSettings())
+        except PortBusyError:
+            await asyncio.sleep(0.1)
+        else:
+            break
+    assert readout is not None
+    assert readout.identification is not None
+
+
 @pytest.mark.parametrize("sim_profile", ["kamstrup_mc66"])
 async def test_sum_check_found_by_probe(hass: HomeAssistant, simulator: MeterSimulator) -> None:
     """A meter with the 7-bit SUM check: the XOR read fails, the probe finds SUM."""
     result = await _start_user_flow(hass)
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     assert result["step_id"] == "select_codes"
     placeholders = result["description_placeholders"]
@@ -252,7 +287,9 @@ async def test_checksum_error_when_nothing_helps(
     simulator.inject(Fault.CORRUPT, 100)
     result = await _start_user_flow(hass)
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     assert result["step_id"] == "user"
     assert result["errors"] == {"base": "checksum"}
@@ -295,7 +332,9 @@ async def test_unexpected_error(
     monkeypatch.setattr(config_flow, "probe_meter", broken)
     result = await _start_user_flow(hass)
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     assert result["errors"] == {"base": "unknown"}
 
@@ -319,7 +358,7 @@ async def test_same_port_aborts(hass: HomeAssistant, simulator: MeterSimulator) 
     result = await _start_user_flow(hass)
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PORT: simulator.port}
+        result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
     )
 
     assert result["type"] is FlowResultType.ABORT
@@ -334,7 +373,9 @@ async def test_same_meter_aborts(hass: HomeAssistant, simulator: MeterSimulator)
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PORT: "/dev/ttyUSB7"})
     result = await _start_user_flow(hass)
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -457,7 +498,7 @@ async def test_reconfigure_other_meter(hass: HomeAssistant, simulator: MeterSimu
     entry = meter_entry(simulator, serial="999", title="Old meter")
     await _setup(hass, entry)
 
-    result = await _reconfigure(hass, entry, {CONF_PORT: simulator.port})
+    result = await _reconfigure(hass, entry, {CONF_PORT: simulator.port, ADVANCED: _advanced()})
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unique_id_mismatch"
@@ -471,7 +512,7 @@ async def test_reconfigure_error_then_retry(hass: HomeAssistant, simulator: Mete
     entry = meter_entry(simulator)
     await _setup(hass, entry)
 
-    result = await _reconfigure(hass, entry, {CONF_PORT: MISSING_PORT})
+    result = await _reconfigure(hass, entry, {CONF_PORT: MISSING_PORT, ADVANCED: _advanced()})
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
@@ -480,7 +521,9 @@ async def test_reconfigure_error_then_retry(hass: HomeAssistant, simulator: Mete
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_PORT] == simulator.port
 
-    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: simulator.port})
+    result = await _submit_and_probe(
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
@@ -506,7 +549,7 @@ async def test_reconfigure_not_loaded_entry(hass: HomeAssistant, simulator: Mete
     entry = meter_entry(simulator)
     entry.add_to_hass(hass)
 
-    result = await _reconfigure(hass, entry, {CONF_PORT: MISSING_PORT})
+    result = await _reconfigure(hass, entry, {CONF_PORT: MISSING_PORT, ADVANCED: _advanced()})
 
     assert result["errors"] == {"base": "port_not_found"}
     assert entry.state is ConfigEntryState.NOT_LOADED
@@ -521,7 +564,7 @@ async def test_reconfigure_closed_while_probing(
     simulator.inject(Fault.SILENCE, 100)  # the probe waits (and would try fallbacks)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PORT: simulator.port}
+        result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
     )
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     for _ in range(100):
@@ -548,7 +591,7 @@ async def test_reconfigure_closed_after_probe(
     await _setup(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PORT: simulator.port}
+        result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
     )
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
@@ -572,3 +615,20 @@ def test_code_label() -> None:
     )
     assert code_label("0.2.0", Value("M26"), {}) == "0.2.0 — M26"
     assert code_label("99.99.9", Value("  "), names) == "99.99.9"
+
+
+async def test_advanced_section_defaults_reach_the_frontend(hass: HomeAssistant) -> None:
+    """The form as the frontend gets it: the section has no default of its own, so the
+    frontend fills in the defaults of its fields (a ``{}`` default hid them: "Not all
+    required fields are filled in")."""
+    from homeassistant.helpers.data_entry_flow import FlowManagerIndexView
+
+    result = await _start_user_flow(hass)
+    view = FlowManagerIndexView(hass.config_entries.flow)
+    fields = view._prepare_result_json(result)["data_schema"]
+    advanced = next(field for field in fields if field["name"] == ADVANCED)
+    assert "default" not in advanced
+    inner = {field["name"]: field.get("default") for field in advanced["schema"]}
+    assert inner[CONF_MODE] == "auto"
+    assert inner[CONF_BAUDRATE] == "auto"
+    assert inner[CONF_CHECKSUM] == "xor"

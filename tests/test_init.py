@@ -24,10 +24,11 @@ from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulato
 from .meter import INTERVAL, meter_entry
 
 
-async def _until_requests(sim: MeterSimulator, count: int, timeout: float = 10) -> None:
+async def _until_requests(sim: MeterSimulator, count: int, limit: float = 10) -> None:
     """Let the event loop run until the simulator has seen ``count`` sign-on requests."""
-    async with asyncio.timeout(timeout):
-        while sim.stats().requests < count:
+    async with asyncio.timeout(limit):
+        # The simulator counts in its own thread: there is no event to await, so poll.
+        while sim.stats().requests < count:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 

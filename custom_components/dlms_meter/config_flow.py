@@ -161,7 +161,7 @@ def _port_schema() -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_PORT): SerialPortSelector(),
-            vol.Required(ADVANCED, default=dict): section(_advanced_schema(), {"collapsed": True}),
+            vol.Required(ADVANCED): section(_advanced_schema(), {"collapsed": True}),
         }
     )
 
@@ -515,9 +515,7 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
                 vol.Required(CONF_CODES): _codes_selector(
                     code_options(values, entry.options.get(CONF_CODES, []), names)
                 ),
-                vol.Required(ADVANCED, default=dict): section(
-                    _advanced_schema(), {"collapsed": True}
-                ),
+                vol.Required(ADVANCED): section(_advanced_schema(), {"collapsed": True}),
             }
         )
         suggested = user_input or {

@@ -1,8 +1,8 @@
 """Constants for the dlms_meter integration.
 
 Where settings live:
-- ``entry.data``: how to reach the meter and who it is: ``port`` plus the identity found by the probe
-  (``serial_number``, ``identification``, ``manufacturer``, ``model``).
+- ``entry.data``: how to reach the meter and who it is: ``port`` plus the identity found by the
+  probe (``serial_number``, ``identification``, ``manufacturer``, ``model``).
 - ``entry.options``: everything a user may change later without re-adding the meter: the update
   interval, the chosen OBIS codes and the protocol settings (the old plugin's options).
 """

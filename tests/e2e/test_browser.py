@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 # Without scripts/setup demo, collecting (e.g. -m "not slow") still works and the `demo`
 # fixture fails the test with what to run.
 with contextlib.suppress(ImportError):
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import (
+        Page,
+        TimeoutError as PlaywrightTimeoutError,
+        expect,
+        sync_playwright,
+    )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -70,6 +75,10 @@ class Steps:
         self._began = time.monotonic()
 
     def shot(self, name: str) -> None:
+        # Let icons and images finish loading (bounded; the screenshot is for people, the
+        # assertions are made before it).
+        with contextlib.suppress(PlaywrightTimeoutError):
+            self.page.wait_for_load_state("networkidle", timeout=10_000)
         path = SCREENSHOTS / f"{len(self.shots) + 1:02d}-{name}.png"
         self.page.screenshot(path=path)
         self.shots.append(path)
@@ -139,7 +148,7 @@ def _log_in(steps: Steps) -> None:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/home/|/lovelace/"))
     expect(page.get_by_text("Settings", exact=True).first).to_be_visible()  # the sidebar
-    expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0)  # the splash is gone
+    expect(page.locator("#ha-launch-screen")).to_have_count(0)  # the splash has faded out
     steps.shot("logged-in")
 
 

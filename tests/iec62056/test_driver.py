@@ -112,6 +112,19 @@ async def test_mode_d_push() -> None:
     assert [d.address for d in readout.datasets][:2] == ["1-0:0.0.0*255", "1-0:1.8.1*255"]
 
 
+async def test_mode_c_request_to_a_push_meter_gives_up() -> None:
+    """A meter that pushes on its own answers a mode C request with junk at 300 Bd.
+
+    The stream never pauses long enough for the character timeout, so the read must end
+    when no identification has come within the answer time, not at the overall timeout.
+    """
+    with simulator("emh_ehz", push_interval=0.2) as sim:
+        async with asyncio.timeout(30):
+            with pytest.raises((ProtocolError, NoAnswerError)):
+                await read_meter(sim.port, fast(mode="C"))
+        assert sim.stats().bytes_sent > 0
+
+
 async def test_mode_d_wrong_rate_is_not_a_meter() -> None:
     """Listening at the wrong rate gives junk: no valid identification -> ProtocolError."""
     with simulator("emh_ehz") as sim, pytest.raises((ProtocolError, NoAnswerError)):

@@ -35,6 +35,9 @@ from .settings import WAKEUP_PAUSE, ReadSettings, choose_baudrate, wakeup_bytes
 
 _READ_SIZE = 4096
 _RESET_TIMEOUT = 2.0
+# "/" + maker (3) + baud character + 16 identification characters + CR LF, with room for
+# noise and escape pairs.
+_IDENT_MAX_CHARS = 48
 
 
 class _Session:
@@ -109,12 +112,25 @@ class _Session:
             self.ident_seen = True
         return event
 
-    async def identification(self) -> Identification:
-        """Wait for the identification message."""
-        while True:
-            event = await self.next_event()
-            if isinstance(event, Identification):
-                return event
+    async def identification(self, request: bytes) -> Identification:
+        """Wait for the identification message.
+
+        It must be complete within the answer timeout plus the wire time of an echoed
+        request and the longest identification: a meter that pushes on its own, or junk at
+        another rate, keeps bytes coming and would otherwise hold the port until the
+        overall timeout.
+        """
+        limit = self.settings.first_answer_timeout + serial_port.wire_time(
+            len(request) + _IDENT_MAX_CHARS, self.rate
+        )
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    event = await self.next_event()
+                    if isinstance(event, Identification):
+                        return event
+        except TimeoutError:
+            raise self.stall_error() from None
 
     async def telegram(self) -> Telegram:
         """Wait for a complete telegram."""
@@ -135,8 +151,9 @@ class _Session:
                     began + serial_port.wire_time(len(nuls), self.rate) + WAKEUP_PAUSE
                 )
             self.start = time.monotonic()
-            await self.send(settings.request())
-            ident = await self.identification()
+            request = settings.request()
+            await self.send(request)
+            ident = await self.identification(request)
             await self.negotiate(ident)
         telegram = await self.telegram()
         return decode_telegram(
