@@ -62,6 +62,7 @@ from .const import (
     CONF_WAKEUP,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    ERROR_KINDS,
     MIN_UPDATE_INTERVAL,
 )
 from .iec62056 import Checksum, Iec62056Error, Readout, Value
@@ -98,18 +99,6 @@ ADVANCED_KEYS = (
     CONF_WAKEUP,
 )
 MAX_UPDATE_INTERVAL = 86400
-# Error keys (translations config.error.*) for the protocol library's error kinds.
-ERROR_KINDS = frozenset(
-    {
-        "port_not_found",
-        "port_busy",
-        "port_error",
-        "no_answer",
-        "timeout",
-        "checksum",
-        "not_iec62056",
-    }
-)
 
 
 def default_update_interval(read_time: float) -> int:

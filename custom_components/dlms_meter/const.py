@@ -40,3 +40,18 @@ QUIET_TIME: Final = 1.5  # seconds the standard asks between the end of one read
 FAILURES_BEFORE_ISSUE: Final = 5  # consecutive failed cycles before "meter_not_answering"
 ISSUE_INTERVAL_TOO_SHORT: Final = "interval_too_short"
 ISSUE_METER_NOT_ANSWERING: Final = "meter_not_answering"
+
+# The protocol library's error kinds (iec62056.errors); each has a translated form error
+# (config.error.*) and exception message (exceptions.*). Anything else is "unknown" in the
+# flows and "read_failed" in the coordinator.
+ERROR_KINDS: Final = frozenset(
+    {
+        "port_not_found",
+        "port_busy",
+        "port_error",
+        "no_answer",
+        "timeout",
+        "checksum",
+        "not_iec62056",
+    }
+)

@@ -40,6 +40,7 @@ from .const import (
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    ERROR_KINDS,
     FAILURES_BEFORE_ISSUE,
     ISSUE_INTERVAL_TOO_SHORT,
     ISSUE_METER_NOT_ANSWERING,
@@ -53,18 +54,6 @@ _LOGGER = logging.getLogger(__package__)
 
 type DlmsConfigEntry = ConfigEntry[DlmsCoordinator]
 
-# error kinds with their own exception translation; anything else is "read_failed"
-ERROR_KINDS: Final = frozenset(
-    {
-        "port_not_found",
-        "port_busy",
-        "port_error",
-        "no_answer",
-        "timeout",
-        "checksum",
-        "not_iec62056",
-    }
-)
 GENERIC_ERROR_KEY: Final = "read_failed"
 
 

@@ -128,3 +128,26 @@ def test_runs_without_home_assistant() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["identification"] == "LGZ4ZMF100AC.M26"
+
+
+def test_auto_baudrate_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--baudrate auto`` is the meter's offer (the same as leaving it out)."""
+    assert main(["read", "/nonexistent/ttyIR", "--baudrate", "auto"]) == 1
+    assert capsys.readouterr().err.startswith("error (port_not_found):")
+
+
+def test_table_of_a_telegram_without_identification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture that starts at STX (no identification line) still lists its data sets."""
+    block = b"1.8.0(001234.5*kWh)\r\n!\r\n\x03"
+    check = 0
+    for byte in block:
+        check ^= byte
+    capture = tmp_path / "capture.bin"
+    capture.write_bytes(b"\x02" + block + bytes([check]))
+    assert main(["parse", str(capture)]) == 0
+    out = capsys.readouterr().out
+    assert "Identification" not in out
+    assert "1.8.0  001234.5 kWh" in out
+    assert "1 data sets" in out

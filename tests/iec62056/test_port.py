@@ -138,3 +138,45 @@ def test_termios_error_is_mapped() -> None:
     """serialx 1.7.3 lets termios.error escape; its errno is used too."""
     mapped = serial_port.map_port_error(termios.error(errno.EBUSY, "busy"), "/dev/x")
     assert type(mapped) is PortBusyError
+
+
+async def _write_until_it_fails(writer: serial_port.Writer) -> None:
+    """Write and drain until the hang-up surfaces (on the next write or drain)."""
+    for _ in range(50):
+        await serial_port.write(writer, b"/?!\r\n")
+        await serial_port.drain(writer)
+        await asyncio.sleep(0.01)
+
+
+async def test_hung_up_port_errors_are_port_errors() -> None:
+    """Writing, draining and switching on a port whose other end is gone (the head was
+    pulled) raise PortError, never a raw OSError."""
+    master, slave = pty.openpty()
+    path = os.ttyname(slave)
+    os.close(slave)
+    reader, writer = await serial_port.open_port(path, 300)
+    try:
+        os.close(master)  # hang-up: the slave now fails every write with EIO
+        with pytest.raises(PortError):
+            await _write_until_it_fails(writer)
+        with pytest.raises(PortError):
+            await serial_port.set_baudrate(writer, 4800)
+    finally:
+        await serial_port.close_port(writer)
+    assert reader is not None
+
+
+def test_module_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m custom_components.dlms_meter.iec62056`` runs the CLI (in-process here)."""
+    import runpy
+    import sys
+
+    argv = sys.argv
+    sys.argv = ["iec62056", "parse", "/nonexistent/capture.bin"]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("custom_components.dlms_meter.iec62056", run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert exit_info.value.code == 1
+    assert "cannot read /nonexistent/capture.bin" in capsys.readouterr().err
