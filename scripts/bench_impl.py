@@ -33,8 +33,8 @@ from custom_components.dlms_meter.iec62056 import (
     ReadSettings,
     read_meter,
 )
-from custom_components.dlms_meter.iec62056.sim_profiles import PROFILES, RATES_C, MeterProfile
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.profiles import PROFILES, RATES_C, MeterProfile
+from meter_sim.simulator import MeterSimulator
 
 CHAR300 = 10 / 300
 ACK_LEN = 6

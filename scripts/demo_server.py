@@ -3,7 +3,7 @@
 Used by ``scripts/demo`` (a newcomer's first command) and by ``tests/e2e/test_browser.py``.
 
 - Simulated meters: the project's simulator (``python -m
-  custom_components.dlms_meter.iec62056.simulator PROFILE --link PATH``), one process per meter,
+  meter_sim.simulator PROFILE --link PATH``), one process per meter,
   each behind a stable link in the config directory (``<config>/ttyE350``, ``<config>/ttyMT174``).
 - Home Assistant: ``.venv-demo`` (``scripts/setup demo``) runs ``python -m homeassistant
   --skip-pip`` on a throw-away config directory whose ``custom_components/dlms_meter`` is a
@@ -266,7 +266,7 @@ class DemoServer:
                 [
                     str(self.python),
                     "-m",
-                    "custom_components.dlms_meter.iec62056.simulator",
+                    "meter_sim.simulator",
                     spec.profile,
                     "--link",
                     str(link),

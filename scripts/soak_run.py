@@ -47,9 +47,9 @@ from custom_components.dlms_meter.const import (
 )
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import Iec62056Error, ReadSettings, parse_data_block
-from custom_components.dlms_meter.iec62056.sim_profiles import replace_register
-from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulator
 from custom_components.dlms_meter.probe import settings_from_options
+from meter_sim.profiles import replace_register
+from meter_sim.simulator import Fault, MeterSimulator
 
 PROFILE = "iskra_me162"  # 9600 Bd, 195-byte readout
 CHANGING = ("1.8.0", "1.8.1", "1.8.2")

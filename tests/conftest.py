@@ -9,7 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.dlms_meter.iec62056.simulator import PROFILES, MeterSimulator
+from meter_sim.simulator import PROFILES, MeterSimulator
 
 
 @pytest.fixture(autouse=True)

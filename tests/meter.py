@@ -23,7 +23,7 @@ from custom_components.dlms_meter.const import (
     CONF_WAKEUP,
     DOMAIN,
 )
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.simulator import MeterSimulator
 
 # Landis+Gyr E350 (corpus 05): every data set it sends, as normalised keys
 E350_SERIAL = "13647123"

@@ -33,7 +33,7 @@ from custom_components.dlms_meter.const import (
     DOMAIN,
 )
 from custom_components.dlms_meter.iec62056 import PortBusyError, ReadSettings, Value, read_meter
-from custom_components.dlms_meter.iec62056.simulator import PROFILES, Fault, MeterSimulator
+from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
 

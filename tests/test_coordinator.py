@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.dlms_meter.const import DOMAIN, FAILURES_BEFORE_ISSUE
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulator
+from meter_sim.simulator import Fault, MeterSimulator
 
 from .meter import INTERVAL, meter_entry
 

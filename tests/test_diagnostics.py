@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.diagnostics import readout_text
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.simulator import MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
 

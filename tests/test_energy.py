@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     do_adhoc_statistics,
 )
 
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.simulator import MeterSimulator
 
 from .meter import meter_entry
 

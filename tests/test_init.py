@@ -19,7 +19,7 @@ from custom_components.dlms_meter import iec62056
 from custom_components.dlms_meter.const import DOMAIN
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import ReadSettings, read_meter
-from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulator
+from meter_sim.simulator import Fault, MeterSimulator
 
 from .meter import INTERVAL, meter_entry
 

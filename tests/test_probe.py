@@ -24,7 +24,6 @@ from custom_components.dlms_meter.iec62056 import (
     ReadSettings,
     Value,
 )
-from custom_components.dlms_meter.iec62056.simulator import PROFILES, Fault, MeterSimulator
 from custom_components.dlms_meter.probe import (
     EmptyReadoutError,
     fallbacks,
@@ -35,6 +34,7 @@ from custom_components.dlms_meter.probe import (
     serial_number,
     settings_from_options,
 )
+from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 C = ReadSettings()
 D2400 = ReadSettings(mode="D", baudrate=2400)

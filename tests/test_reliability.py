@@ -45,9 +45,9 @@ from custom_components.dlms_meter.iec62056 import (
     parse_data_block,
     read_meter,
 )
-from custom_components.dlms_meter.iec62056.sim_profiles import replace_register
-from custom_components.dlms_meter.iec62056.simulator import Fault, MeterSimulator
 from custom_components.dlms_meter.probe import settings_from_options
+from meter_sim.profiles import replace_register
+from meter_sim.simulator import Fault, MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
 

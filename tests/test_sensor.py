@@ -11,7 +11,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.const import DOMAIN
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.simulator import MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from custom_components.dlms_meter.iec62056.cli import main
-from custom_components.dlms_meter.iec62056.simulator import MeterSimulator
+from meter_sim.simulator import MeterSimulator
 
 from .corpus import RAW
 

@@ -24,7 +24,7 @@ from custom_components.dlms_meter.iec62056 import (
     ReadTimeoutError,
     read_meter,
 )
-from custom_components.dlms_meter.iec62056.simulator import PROFILES, Fault, MeterSimulator
+from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 
 def fast(**options: Any) -> ReadSettings:

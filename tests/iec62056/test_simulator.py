@@ -17,7 +17,7 @@ import time
 import pytest
 import serialx
 
-from custom_components.dlms_meter.iec62056.sim_profiles import (
+from meter_sim.profiles import (
     PROFILES,
     MeterProfile,
     block_check,
@@ -26,7 +26,7 @@ from custom_components.dlms_meter.iec62056.sim_profiles import (
     parse_number,
     split_capture,
 )
-from custom_components.dlms_meter.iec62056.simulator import (
+from meter_sim.simulator import (
     Fault,
     MeterSimulator,
     main,
@@ -809,7 +809,7 @@ def test_cli_prints_the_port_and_stops_on_sigint(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "custom_components.dlms_meter.iec62056.simulator",
+            "meter_sim.simulator",
             "lgz_e350",
             "--link",
             str(link),

@@ -47,7 +47,7 @@ import tty
 from types import TracebackType
 from typing import Self
 
-from .sim_profiles import (
+from .profiles import (
     PROFILES,
     RATES_C,
     MeterProfile,

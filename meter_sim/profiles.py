@@ -1,9 +1,8 @@
 """Meter profiles for the simulator: identification, data lines and behaviour of real meters.
 
-A profile is built from a real capture (the project's corpus, `tests/fixtures/corpus/`). The
-captures the built-in profiles need are shipped as package data in `sim_data/` (exact byte copies
-of `tests/fixtures/corpus/raw/*.bin`, about 12 kB), so the simulator works without the tests
-folder (the demo and the CLI use it from an installed integration).
+A profile is built from a real capture of the project's corpus: the profiles read
+`tests/fixtures/corpus/raw/*.bin` directly (one copy of every capture; nothing of this development
+package ships with the integration).
 
 The data lines are kept byte for byte as the meter sent them (padding, LF LF line ends, "!" on
 the same line as the last value). Only the framing is the simulator's own: it always sends
@@ -27,7 +26,7 @@ type CheckKind = Literal["xor", "sum", "none"]
 
 STX = 0x02
 ETX = 0x03
-SIM_DATA = Path(__file__).parent / "sim_data"
+SIM_DATA = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus" / "raw"
 
 #: Baud character -> rate, mode C (and E).
 RATES_C: dict[str, int] = {
@@ -338,7 +337,7 @@ def _load(
 
 
 def builtin_profiles() -> dict[str, MeterProfile]:
-    """The built-in profiles (read from `sim_data/`)."""
+    """The built-in profiles (read from the corpus captures)."""
     profiles = [
         # L+G E350, 4800 Bd, needs the ACK (no fallback to 300 Bd).
         _load("05_LandisGyr_E350_ZMF100AC_M26.bin", "lgz_e350", requires_ack=True),
