@@ -242,6 +242,7 @@ async def probe_meter(
     settings: ReadSettings,
     *,
     try_other_modes: bool = True,
+    use_fallbacks: bool = True,
     on_attempt: AttemptCallback | None = None,
     on_outcome: OutcomeCallback | None = None,
     read: Reader | None = None,
@@ -251,7 +252,9 @@ async def probe_meter(
     """Read the meter on ``port``, falling back to what a user would try by hand.
 
     ``on_attempt(number, settings)`` is called before each read, ``on_outcome(attempt)`` after it.
-    ``read`` replaces :func:`read_meter` (tests, a shared port). Raises the error of the attempt
+    ``use_fallbacks=False`` reads with the settings as given only (mode D without a rate still
+    listens at :data:`PUSH_BAUDRATES`). ``read`` replaces :func:`read_meter` (tests, a shared
+    port). Raises the error of the attempt
     that got furthest when nothing works, or at once an error of :data:`FATAL_KINDS`.
     """
     if max_attempts < 1:
@@ -277,7 +280,8 @@ async def probe_meter(
                 raise
             if best is None or progress(err) > progress(best):
                 best = err
-            plan.failed(candidate, err.kind)
+            if use_fallbacks:
+                plan.failed(candidate, err.kind)
             continue
         duration = max(clock() - started, readout.duration)
         attempt = Attempt(candidate, None, duration)
