@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 import subprocess
@@ -9,10 +10,19 @@ import sys
 
 import pytest
 
-from custom_components.dlms_meter.iec62056.cli import main
-from meter_sim.simulator import MeterSimulator
+from custom_components.dlms_meter.iec62056 import (
+    ChecksumError,
+    NoAnswerError,
+    PortError,
+    ProtocolError,
+    ReadSettings,
+)
+from custom_components.dlms_meter.iec62056.cli import main, settings_text
+from custom_components.dlms_meter.iec62056.probe import heat_meter_settings
+from meter_sim.simulator import PROFILES, MeterSimulator
 
 from .corpus import RAW
+from .test_probe import READOUT, FakeMeter, SmlError
 
 REPO = Path(__file__).resolve().parents[2]
 E350 = str(next(RAW.glob("05_*.bin")))
@@ -105,10 +115,42 @@ def test_bad_baudrate_argument(capsys: pytest.CaptureFixture[str]) -> None:
     assert "must be auto or one of" in capsys.readouterr().err
 
 
-def test_invalid_settings_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    """An address the standard does not allow is reported like any other failure."""
-    assert main(["read", "/dev/null", "--address", "a/b"]) == 1
-    assert capsys.readouterr().err.startswith("error (invalid): address")
+def test_invalid_address_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An address the standard does not allow: exit 2, one clear line naming the address."""
+    assert main(["read", "/dev/null", "--address", "a/b"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "error (invalid): invalid device address 'a/b': "
+        "up to 32 characters 0-9, A-Z, a-z and space\n"
+    )
+    assert main(["probe", "/dev/null", "--address", "x" * 33]) == 2
+    assert "invalid device address" in capsys.readouterr().err
+
+
+def _lib_rejects_newline() -> bool:
+    try:
+        ReadSettings(address="12\n")
+    except ValueError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _lib_rejects_newline(), reason="ReadSettings accepts '12\\n' (lib fixes)")
+def test_address_with_newline_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # pragma: no cover - runs once lib's ReadSettings refuses it
+    """``--address $'12\\n'`` never reaches the wire (it would end the request early)."""
+    meter = FakeMeter(lambda _s: READOUT)
+    assert main(["read", "/dev/ttyIR", "--address", "12\n"], read=meter) == 2
+    assert meter.calls == []
+    assert "invalid device address '12\\n'" in capsys.readouterr().err
+
+
+def test_other_invalid_settings_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Settings the library refuses for another reason: its message, exit 2."""
+    assert main(["read", "/dev/null", "--max-baudrate", "100"]) == 2
+    assert capsys.readouterr().err.startswith("error (invalid): max_baudrate")
 
 
 def test_runs_without_home_assistant() -> None:
@@ -151,3 +193,213 @@ def test_table_of_a_telegram_without_identification(
     assert "Identification" not in out
     assert "1.8.0  001234.5 kWh" in out
     assert "1 data sets" in out
+
+
+# --- read and probe share the config flow's probe ----------------------------------------------
+
+C = ReadSettings()
+WOKEN = ReadSettings(wakeup=True)
+SECRET_URL = "rfc2217://admin:s3cret@10.0.0.5:4001/?key=abcdef"
+
+
+def test_read_auto_uses_the_fallbacks(capsys: pytest.CaptureFixture[str]) -> None:
+    """``read PORT`` (mode auto) finds a sleepy meter like the flow does: the readout only."""
+    meter = FakeMeter(lambda s: READOUT if s.wakeup and s.mode == "C" else NoAnswerError("x"))
+    assert main(["read", "/dev/ttyIR", "--json"], read=meter, clock=meter.clock) == 0
+    out, err = capsys.readouterr()
+    assert meter.calls == [C, WOKEN]
+    assert err == ""
+    assert json.loads(out)["readings"] == [
+        {"address": "1.8.0", "values": [{"value": "000123.4", "unit": "kWh"}]}
+    ]
+
+
+def test_read_finds_a_heat_meter(capsys: pytest.CaptureFixture[str]) -> None:
+    """Automatic mode finds the Ultraheat sign-on without being told."""
+    meter = FakeMeter(lambda s: READOUT if s.answer_baudrate == 2400 else NoAnswerError("x"))
+    assert main(["read", "/dev/ttyIR"], read=meter, clock=meter.clock) == 0
+    assert meter.calls[-1] == heat_meter_settings(C)
+    assert "1 data sets" in capsys.readouterr().out
+
+
+def test_read_fixed_mode_stays_in_that_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--mode C``: wake-up is tried, listening and the heat-meter sign-on are not."""
+    meter = FakeMeter(lambda _s: NoAnswerError("no answer from the meter"))
+    assert main(["read", "/dev/ttyIR", "--mode", "c"], read=meter, clock=meter.clock) == 1
+    assert meter.calls == [C, WOKEN]
+    assert capsys.readouterr().err == "error (no_answer): no answer from the meter\n"
+
+
+def test_read_no_fallback_reads_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--no-fallback``: exactly the settings given."""
+    meter = FakeMeter(lambda _s: ChecksumError("the block check does not verify"))
+    args = ["read", "/dev/ttyIR", "--no-fallback", "--wakeup", "--address", "12"]
+    assert main(args, read=meter, clock=meter.clock) == 1
+    assert meter.calls == [ReadSettings(wakeup=True, address="12")]
+    assert "use --no-checksum" in capsys.readouterr().err
+
+
+def test_read_mode_d_searches_the_push_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    """``read --mode D`` without a rate: 9600, 2400, then the other rates when bytes came."""
+    meter = FakeMeter(lambda s: READOUT if s.baudrate == 4800 else ProtocolError("junk"))
+    assert main(["read", "/dev/ttyIR", "--mode", "D"], read=meter, clock=meter.clock) == 0
+    assert [s.baudrate for s in meter.calls] == [9600, 2400, 4800]
+    assert {s.mode for s in meter.calls} == {"D"}
+    capsys.readouterr()
+
+
+def test_read_mode_d_finds_a_9600_ehz(capsys: pytest.CaptureFixture[str]) -> None:
+    """The real driver: an eHZ pushing at 9600 Bd is found by ``read PORT --mode D``."""
+    with MeterSimulator(PROFILES["emh_ehz"]) as sim:
+        assert main(["read", sim.port, "--mode", "D", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["identification"] == "EMH5----eHZ-E0018E"
+    assert data["readings"]
+
+
+def test_sml_meter_gets_the_edl21_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    """An SML stream: one line that names the EDL21 integration; the probe stops there."""
+    meter = FakeMeter(lambda s: SmlError("escape") if s.mode == "D" else ProtocolError("junk"))
+    assert main(["probe", "/dev/ttyIR"], read=meter, clock=meter.clock) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "error (sml): this meter speaks SML, not IEC 62056-21: "
+        "use Home Assistant's EDL21 integration\n"
+    )
+    assert len(meter.calls) == 2
+
+
+def test_probe_prints_settings_attempts_and_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """``probe``: the settings that worked, every attempt with its outcome, the read time."""
+    meter = FakeMeter(lambda s: READOUT if s.wakeup else NoAnswerError("x"), seconds=4.0)
+    assert main(["probe", "/dev/ttyIR"], read=meter, clock=meter.clock) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "Port: /dev/ttyIR",
+        "Settings that worked: mode C, rate auto, check xor, wake-up",
+        "Readout: 1 data sets in 4.0 s",
+        "Identification: /LGZ4ZMF100AC.M26",
+        "Serial number: (none)",
+        "Attempts: 2",
+        "  1. mode C, rate auto, check xor: no_answer (4.0 s)",
+        "  2. mode C, rate auto, check xor, wake-up: ok (4.0 s)",
+    ]
+
+
+def test_probe_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """``probe --json``: settings, attempts, duration, identity and the readout; port masked."""
+    meter = FakeMeter(lambda s: READOUT if s.baudrate == 300 else PortError("no rate switch"))
+    assert main(["probe", SECRET_URL, "--json"], read=meter, clock=meter.clock) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert "s3cret" not in out
+    assert "abcdef" not in out
+    assert data["port"] == "rfc2217://***@10.0.0.5:4001/?key=***"
+    assert data["settings"] == {
+        "mode": "C",
+        "baudrate": 300,
+        "max_baudrate": None,
+        "checksum": "xor",
+        "address": "",
+        "wakeup": False,
+        "no_waiting": False,
+        "initial_baudrate": None,
+        "answer_baudrate": None,
+    }
+    assert data["duration"] == 3.0
+    assert [a["error"] for a in data["attempts"]] == ["port_error", None]
+    assert data["attempts"][0]["settings"]["baudrate"] is None
+    assert data["serial_number"] is None
+    assert data["unique_id"].startswith("LGZ4ZMF100AC.M26@")
+    assert data["readout"]["identification"] == "LGZ4ZMF100AC.M26"
+
+
+def test_no_secret_in_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """An error message that quotes the port URL is printed masked."""
+    meter = FakeMeter(lambda _s: PortError(f"{SECRET_URL}: connection refused"))
+    assert main(["read", SECRET_URL, "--no-fallback"], read=meter, clock=meter.clock) == 1
+    err = capsys.readouterr().err
+    assert "s3cret" not in err
+    assert "abcdef" not in err
+    assert "rfc2217://***@10.0.0.5:4001/?key=***" in err
+
+
+def test_settings_text_names_every_setting() -> None:
+    """The one-line description of settings covers each field the probe varies."""
+    assert settings_text(heat_meter_settings(C)) == (
+        "mode A, answer at 2400 Bd, check xor, wake-up"
+    )
+    assert settings_text(ReadSettings(mode="D", baudrate=9600)) == (
+        "mode D (listen) at 9600 Bd, check xor"
+    )
+    assert settings_text(ReadSettings(mode="D")) == "mode D (listen) at 2400 Bd, check xor"
+    fancy = ReadSettings(
+        mode="B", max_baudrate=4800, initial_baudrate=9600, address="7", no_waiting=True
+    )
+    assert settings_text(fancy) == (
+        "mode B, rate auto, max 4800 Bd, start at 9600 Bd, check xor, address 7, no waiting"
+    )
+
+
+def test_mode_argument() -> None:
+    """Modes are auto or A-D in either case; anything else is a usage error."""
+    with pytest.raises(SystemExit):
+        main(["read", "/dev/null", "--mode", "E"])
+
+
+def test_interrupt_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C while reading: exit 130, one line."""
+
+    async def interrupted(_port: str, _settings: ReadSettings) -> object:
+        raise KeyboardInterrupt
+
+    assert main(["read", "/dev/ttyIR"], read=interrupted) == 130  # type: ignore[arg-type]
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_cli_imports_no_driver_at_module_level() -> None:
+    """``parse`` and ``--help`` need no serialx: the CLI and the probe import the driver lazily."""
+    package = REPO / "custom_components" / "dlms_meter" / "iec62056"
+    for name in ("cli.py", "probe.py", "identity.py"):
+        tree = ast.parse((package / name).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in ("driver", "port", "serialx"), (name, node.module)
+            if isinstance(node, ast.Import):
+                assert all(alias.name != "serialx" for alias in node.names), name
+
+
+def _package_needs_serialx() -> bool:
+    code = (
+        "import sys; sys.modules['serialx'] = None\n"
+        "try:\n import custom_components.dlms_meter.iec62056\n"
+        "except ImportError:\n sys.exit(1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=60, check=False
+    )
+    return result.returncode != 0
+
+
+@pytest.mark.skipif(
+    _package_needs_serialx(), reason="iec62056/__init__.py imports the driver eagerly (lib)"
+)
+@pytest.mark.parametrize("args", [["parse", E350, "--json"], ["--help"]])
+def test_parse_and_help_run_without_serialx(args: list[str]) -> None:  # pragma: no cover
+    """With serialx unimportable, ``parse`` and ``--help`` still work."""
+    wrapper = (
+        "import runpy, sys; sys.modules['serialx'] = None; "
+        f"sys.argv = ['iec62056', *{args!r}]; "
+        "runpy.run_module('custom_components.dlms_meter.iec62056', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "serialx" not in result.stderr
