@@ -1,4 +1,8 @@
-"""The probing strategy: which settings follow which failure, the serial number, the option dict."""
+"""The Home Assistant side of probing: the option dict, the re-exports, probes of simulated meters.
+
+The strategy itself (which settings follow which failure) and the identity (serial number, unique
+id) are tested in tests/iec62056/test_probe.py and tests/iec62056/test_probe_identity.py.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from custom_components.dlms_meter import probe
 from custom_components.dlms_meter.const import (
     CONF_ADDRESS,
     CONF_BAUDRATE,
@@ -17,114 +22,34 @@ from custom_components.dlms_meter.const import (
 )
 from custom_components.dlms_meter.iec62056 import (
     Checksum,
-    DataSet,
-    Identification,
     PortNotFoundError,
-    Readout,
     ReadSettings,
-    Value,
+    identity,
+    probe as library_probe,
 )
 from custom_components.dlms_meter.probe import (
+    CONF_ANSWER_BAUDRATE,
     EmptyReadoutError,
-    fallbacks,
-    first_attempts,
+    heat_meter_settings,
     options_from_settings,
     probe_meter,
-    push_settings,
-    serial_number,
     settings_from_options,
 )
 from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 C = ReadSettings()
-D2400 = ReadSettings(mode="D", baudrate=2400)
 D9600 = ReadSettings(mode="D", baudrate=9600)
-IDENT = Identification(raw="LGZ4ZMF100AC.M26", manufacturer="LGZ", baud_char="4", model="ZMF")
 
 
-def _readout(*datasets: tuple[str, str], ident: Identification | None = IDENT) -> Readout:
-    return Readout(
-        identification=ident,
-        datasets=tuple(DataSet(address, (Value(value),)) for address, value in datasets),
-    )
-
-
-# --- fallbacks ------------------------------------------------------------------------------
-
-
-def test_no_answer_tries_wakeup_then_listening() -> None:
-    """Silence: wake the meter up; in automatic mode also listen for a push meter."""
-    assert fallbacks(C, "no_answer", try_other_modes=True) == [
-        replace(C, wakeup=True),
-        D2400,
-        D9600,
-    ]
-    assert fallbacks(C, "no_answer", try_other_modes=False) == [replace(C, wakeup=True)]
-    woken = replace(C, wakeup=True)
-    assert fallbacks(woken, "no_answer", try_other_modes=False) == []
-
-
-def test_checksum_tries_sum_and_no_switch() -> None:
-    """A failed XOR check: SUM, then 300 Bd without switching (garbled fast data)."""
-    assert fallbacks(C, "checksum", try_other_modes=True) == [
-        replace(C, checksum=Checksum.SUM),
-        replace(C, baudrate=300),
-    ]
-    summed = replace(C, checksum=Checksum.SUM, baudrate=300)
-    assert fallbacks(summed, "checksum", try_other_modes=True) == []
-
-
-def test_timeout_drops_shortcuts_and_stays_slow() -> None:
-    """The data stopped: wait as the standard says, stay at 300 Bd, maybe it is a push meter."""
-    fast = replace(C, no_waiting=True)
-    assert fallbacks(fast, "timeout", try_other_modes=False) == [
-        replace(fast, no_waiting=False),
-        replace(fast, baudrate=300),
-    ]
-    assert fallbacks(C, "timeout", try_other_modes=True) == [replace(C, baudrate=300), D2400, D9600]
-
-
-def test_port_error_stays_at_300() -> None:
-    """A transport that refuses the rate switch (raw socket) may work at 300 Bd."""
-    assert fallbacks(C, "port_error", try_other_modes=True) == [replace(C, baudrate=300)]
-
-
-def test_push_modes_are_not_varied() -> None:
-    """Listening has nothing to vary; garbage at a pull request may be a push meter."""
-    assert fallbacks(D2400, "no_answer", try_other_modes=True) == []
-    assert fallbacks(C, "not_iec62056", try_other_modes=True) == [D2400, D9600]
-    assert fallbacks(C, "not_iec62056", try_other_modes=False) == []
-
-
-def test_first_attempts() -> None:
-    """Mode D without a rate listens at both usual rates; anything else is tried as given."""
-    assert first_attempts(C) == [C]
-    assert first_attempts(ReadSettings(mode="D")) == [D2400, D9600]
-    assert first_attempts(D9600) == [D9600]
-    assert push_settings(replace(C, wakeup=True, address="7")) == [
-        replace(D2400, address="7"),
-        replace(D9600, address="7"),
-    ]
-
-
-# --- serial number --------------------------------------------------------------------------
-
-
-def test_serial_number_prefers_maker_serial() -> None:
-    """C.1.0 (96.1.0) before the device address 0.0.0 / 0.0; blank values are skipped."""
-    readout = _readout(("0.0", " 120858"), ("C.1.1", "  "), ("C.1.0", "13647123"))
-    assert serial_number(readout) == "13647123"
-    assert serial_number(_readout(("0.0.0", " 20000"), ("1.8.0", "1"))) == "20000"
-    assert serial_number(_readout(("0-0:96.1.255*255", "0000680476"))) == "0000680476"
-    assert serial_number(_readout(("C.1.0", "   "), ("0.0.0", "42"))) == "42"
-
-
-def test_serial_number_falls_back_to_identification() -> None:
-    """No serial data set: the identification text; nothing at all: None."""
-    assert serial_number(_readout(("1.8.0", "1"), ("ET0PE", "2"))) == "LGZ4ZMF100AC.M26"
-    assert serial_number(_readout(("1.8.0", "1"), ident=None)) is None
-    readout = Readout(IDENT, (DataSet("0.0.0", ()),))
-    assert serial_number(readout) == "LGZ4ZMF100AC.M26"
+def test_strategy_and_identity_are_the_librarys() -> None:
+    """One probe and one identity, used by the flow, the coordinator and the command line."""
+    assert probe.probe_meter is library_probe.probe_meter
+    assert probe.fallbacks is library_probe.fallbacks
+    assert probe.ProbeResult is library_probe.ProbeResult
+    assert probe.serial_number is identity.serial_number
+    assert probe.unique_id_for is identity.unique_id_for
+    assert probe.legacy_serial_number is identity.legacy_serial_number
+    assert probe.SERIAL_CODES is identity.SERIAL_CODES
 
 
 # --- option dict <-> settings ---------------------------------------------------------------
@@ -157,9 +82,27 @@ def test_settings_from_options() -> None:
         settings_from_options({CONF_ADDRESS: "1/2"})
 
 
+def test_answer_baudrate_option() -> None:
+    """The heat-meter answer rate: "" or missing = none, a number = that rate."""
+    assert settings_from_options({}).answer_baudrate is None
+    assert settings_from_options({CONF_ANSWER_BAUDRATE: ""}).answer_baudrate is None
+    assert settings_from_options({CONF_ANSWER_BAUDRATE: None}).answer_baudrate is None
+    assert settings_from_options({CONF_ANSWER_BAUDRATE: "2400"}).answer_baudrate == 2400
+    assert options_from_settings(ReadSettings())[CONF_ANSWER_BAUDRATE] == ""
+    heat = options_from_settings(heat_meter_settings(ReadSettings()))
+    assert heat[CONF_ANSWER_BAUDRATE] == "2400"
+    assert heat[CONF_MODE] == "A"
+    assert heat[CONF_WAKEUP] is True
+
+
 @pytest.mark.parametrize(
     "settings",
-    [ReadSettings(), D9600, ReadSettings(mode="A", checksum=Checksum.NONE, wakeup=True)],
+    [
+        ReadSettings(),
+        D9600,
+        ReadSettings(mode="A", checksum=Checksum.NONE, wakeup=True),
+        heat_meter_settings(ReadSettings(address="12")),
+    ],
 )
 def test_options_round_trip(settings: ReadSettings) -> None:
     """What the flow stores reads back as the settings the probe found."""
