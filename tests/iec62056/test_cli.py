@@ -139,7 +139,7 @@ def _lib_rejects_newline() -> bool:
 @pytest.mark.skipif(not _lib_rejects_newline(), reason="ReadSettings accepts '12\\n' (lib fixes)")
 def test_address_with_newline_is_refused(
     capsys: pytest.CaptureFixture[str],
-) -> None:  # pragma: no cover - runs once lib's ReadSettings refuses it
+) -> None:
     """``--address $'12\\n'`` never reaches the wire (it would end the request early)."""
     meter = FakeMeter(lambda _s: READOUT)
     assert main(["read", "/dev/ttyIR", "--address", "12\n"], read=meter) == 2
@@ -386,7 +386,7 @@ def _package_needs_serialx() -> bool:
     _package_needs_serialx(), reason="iec62056/__init__.py imports the driver eagerly (lib)"
 )
 @pytest.mark.parametrize("args", [["parse", E350, "--json"], ["--help"]])
-def test_parse_and_help_run_without_serialx(args: list[str]) -> None:  # pragma: no cover
+def test_parse_and_help_run_without_serialx(args: list[str]) -> None:
     """With serialx unimportable, ``parse`` and ``--help`` still work."""
     wrapper = (
         "import runpy, sys; sys.modules['serialx'] = None; "

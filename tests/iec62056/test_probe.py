@@ -557,13 +557,13 @@ async def test_simulated_missing_port_fails_at_once() -> None:
 def _heat_profile() -> str | None:
     """A simulator profile that answers at another rate (lib adds the Ultraheat one)."""
     for name, profile in PROFILES.items():
-        if getattr(profile, "answer_baudrate", None):
+        if getattr(profile, "answer_rate", None):
             return name
     return None
 
 
 @pytest.mark.skipif(_heat_profile() is None, reason="no Ultraheat simulator profile yet (lib)")
-async def test_simulated_heat_meter_found() -> None:  # pragma: no cover - needs lib's profile
+async def test_simulated_heat_meter_found() -> None:
     """The Ultraheat profile: found by the heat-meter sign-on in automatic mode."""
     name = _heat_profile()
     assert name is not None
