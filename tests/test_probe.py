@@ -30,6 +30,7 @@ from custom_components.dlms_meter.iec62056 import (
 from custom_components.dlms_meter.probe import (
     CONF_ANSWER_BAUDRATE,
     EmptyReadoutError,
+    answer_baudrate,
     heat_meter_settings,
     options_from_settings,
     probe_meter,
@@ -80,6 +81,9 @@ def test_settings_from_options() -> None:
     )
     with pytest.raises(ValueError, match="address"):
         settings_from_options({CONF_ADDRESS: "1/2"})
+    # Lowercase selector keys (contract 4) and the letters stored so far read the same.
+    assert settings_from_options({CONF_MODE: "d", CONF_BAUDRATE: "9600"}) == D9600
+    assert settings_from_options({CONF_MODE: "D", CONF_BAUDRATE: "9600"}) == D9600
 
 
 def test_answer_baudrate_option() -> None:
@@ -88,6 +92,8 @@ def test_answer_baudrate_option() -> None:
     assert settings_from_options({CONF_ANSWER_BAUDRATE: ""}).answer_baudrate is None
     assert settings_from_options({CONF_ANSWER_BAUDRATE: None}).answer_baudrate is None
     assert settings_from_options({CONF_ANSWER_BAUDRATE: "2400"}).answer_baudrate == 2400
+    assert answer_baudrate(heat_meter_settings(ReadSettings())) == 2400
+    assert answer_baudrate(ReadSettings()) is None
     assert options_from_settings(ReadSettings())[CONF_ANSWER_BAUDRATE] == ""
     heat = options_from_settings(heat_meter_settings(ReadSettings()))
     assert heat[CONF_ANSWER_BAUDRATE] == "2400"

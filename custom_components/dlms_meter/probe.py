@@ -60,6 +60,7 @@ __all__ = [
     "EmptyReadoutError",
     "ProbeResult",
     "Stage",
+    "answer_baudrate",
     "fallbacks",
     "first_attempts",
     "heat_meter_settings",
@@ -89,7 +90,7 @@ def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:
     baudrate = str(options.get(CONF_BAUDRATE, BAUDRATE_AUTO))
     answer_baudrate = str(options.get(CONF_ANSWER_BAUDRATE) or "").strip()
     return ReadSettings(
-        mode=defaults.mode if mode == MODE_AUTO else mode,
+        mode=defaults.mode if mode == MODE_AUTO else mode.upper(),
         baudrate=None if baudrate == BAUDRATE_AUTO else int(baudrate),
         checksum=Checksum(options.get(CONF_CHECKSUM, defaults.checksum)),
         address=str(options.get(CONF_ADDRESS, defaults.address)).strip(),
@@ -100,9 +101,14 @@ def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:
     )
 
 
+def answer_baudrate(settings: ReadSettings) -> int | None:
+    """The rate a heat meter answers at when it differs from the request rate (else None)."""
+    return settings.answer_baudrate
+
+
 def options_from_settings(settings: ReadSettings) -> dict[str, Any]:
     """The option dict for ``settings`` (the inverse of :func:`settings_from_options`)."""
-    answer = settings.answer_baudrate
+    answer = answer_baudrate(settings)
     return {
         CONF_MODE: settings.mode,
         CONF_BAUDRATE: BAUDRATE_AUTO if settings.baudrate is None else str(settings.baudrate),
