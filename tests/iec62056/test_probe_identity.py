@@ -270,3 +270,21 @@ def test_id_without_serial_is_per_port() -> None:
     unique = unique_id_for(readout, PORT_A)
     assert is_same_meter(unique, PORT_A, readout, PORT_A)
     assert not is_same_meter(unique, PORT_B, readout, PORT_B)
+
+
+def test_reconfigure_may_move_a_meter_without_serial() -> None:
+    """Moving the head on purpose: the same identification on another port is the same meter."""
+    readout = _readout(("1.8.0", "1"))
+    unique = unique_id_for(readout, PORT_A)
+    assert is_same_meter(unique, PORT_A, readout, PORT_B, allow_port_change=True)
+    assert is_same_meter("ELS0\\@AS3000", PORT_A, readout, PORT_B, allow_port_change=True)
+    other_model = _readout(("1.8.0", "1"), ident=parse_identification("ISK5ME162-0033"))
+    assert not is_same_meter(unique, PORT_A, other_model, PORT_B, allow_port_change=True)
+    assert not is_same_meter("ELS0\\@AS3000@zz", PORT_A, readout, PORT_B, allow_port_change=True)
+    # A meter with a serial number is matched by it, never by its identification.
+    with_serial = _readout(("0.0.1", "09080744"))
+    assert not is_same_meter(unique, PORT_A, with_serial, PORT_B, allow_port_change=True)
+    nothing = Readout(None, ())
+    moved = unique_id_for(nothing, PORT_A)
+    assert is_same_meter(moved, PORT_A, nothing, PORT_B, allow_port_change=True)
+    assert not is_same_meter(moved, PORT_A, nothing, PORT_B)

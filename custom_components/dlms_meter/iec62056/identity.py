@@ -124,6 +124,11 @@ def port_key(port: str) -> str:
     return digest[:_PORT_KEY_LENGTH]
 
 
+def _ident_text(readout: Readout) -> str:
+    ident = readout.identification
+    return "" if ident is None else " ".join(ident.raw.split())
+
+
 def unique_id_for(readout: Readout, port: str) -> str:
     """A unique id for the meter of ``readout`` on ``port``; never fails, never holds a secret.
 
@@ -131,23 +136,36 @@ def unique_id_for(readout: Readout, port: str) -> str:
     """
     if (serial := serial_number(readout)) is not None:
         return serial
-    ident = readout.identification
-    text = "" if ident is None else " ".join(ident.raw.split())
-    return f"{text or 'meter'}@{port_key(port)}"
+    return f"{_ident_text(readout) or 'meter'}@{port_key(port)}"
 
 
-def is_same_meter(known_id: str, known_port: str, readout: Readout, port: str) -> bool:
+def is_same_meter(
+    known_id: str,
+    known_port: str,
+    readout: Readout,
+    port: str,
+    *,
+    allow_port_change: bool = False,
+) -> bool:
     """Whether ``readout`` (read on ``port``) comes from the meter an entry knows as ``known_id``.
 
     ``known_id`` may be a unique id of :func:`unique_id_for` or of an earlier version
-    (:func:`legacy_serial_number`); ``known_port`` is the entry's port. An old id that was only the
-    identification text matches on the entry's own port only.
+    (:func:`legacy_serial_number`); ``known_port`` is the entry's port. A meter without a serial
+    number is known only by its identification, which every meter of its model sends: such an id
+    matches on the entry's own port only (so a second meter of that model on another port is no
+    duplicate), unless ``allow_port_change`` (the user moves the entry's head to another port on
+    purpose, e.g. when reconfiguring) accepts the same identification on any port.
     """
+    same_port = port_key(known_port) == port_key(port)
     if known_id == unique_id_for(readout, port):
         return True
+    if serial_number(readout) is None and allow_port_change:
+        text, _sep, key = known_id.rpartition("@")
+        if len(key) == _PORT_KEY_LENGTH and text == (_ident_text(readout) or "meter"):
+            return True
     legacy = legacy_serial_number(readout)
     if legacy is None or known_id != legacy:
         return False
     ident = readout.identification
     from_ident = ident is not None and legacy == ident.raw.strip()
-    return not from_ident or port_key(known_port) == port_key(port)
+    return not from_ident or same_port or allow_port_change
