@@ -403,3 +403,17 @@ def test_parse_and_help_run_without_serialx(args: list[str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "serialx" not in result.stderr
+
+
+def test_verbose_shows_attempts_while_running(capsys: pytest.CaptureFixture[str]) -> None:
+    """``-v``: each attempt and its outcome on stderr; stdout keeps only the readout."""
+    meter = FakeMeter(lambda s: READOUT if s.wakeup else NoAnswerError("x"), seconds=2.0)
+    assert main(["read", "/dev/ttyIR", "-v", "--json"], read=meter, clock=meter.clock) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["identification"] == "LGZ4ZMF100AC.M26"
+    assert err.splitlines() == [
+        "attempt 1: mode C, rate auto, check xor ...",
+        "  no_answer (2.0 s)",
+        "attempt 2: mode C, rate auto, check xor, wake-up ...",
+        "  ok (2.5 s)",
+    ]

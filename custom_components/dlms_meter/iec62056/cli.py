@@ -7,14 +7,15 @@
         [--json]
 
     SETTINGS: [--mode auto|A|B|C|D] [--baudrate auto|300|...|19200] [--max-baudrate N]
-        [--no-checksum | --checksum xor|sum|none] [--address A] [--wakeup]
+        [--no-checksum | --checksum xor|sum|none] [--address A] [--wakeup] [-v | --verbose]
 
 ``read`` and ``probe`` find settings the way the config flow does (:mod:`.probe`): with
 ``--mode auto`` (the default) the settings as given, then wake-up, SUM, 300 Bd, the heat-meter
 sign-on and listening for a push meter at 9600, 2400 and the other rates; with a fixed mode only
 the fixes that keep the mode (``--mode D`` without a rate listens at every push rate).
 ``--no-fallback`` reads with the settings as given only. ``probe`` prints the settings that
-worked, every attempt and how long the readout took.
+worked, every attempt and how long the readout took. ``--verbose`` shows each attempt on stderr
+while it runs (a probe can take a minute).
 
 ``--json`` (``read``, ``parse``) prints one object: ``identification`` (text between "/" and
 CR LF), ``manufacturer``, ``baudrate`` (rate the data came at, null if unknown) and ``readings``
@@ -97,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--max-baudrate", type=int, default=None, help="cap for the rate")
         sub.add_argument("--address", default="", help="device address for /?address!")
         sub.add_argument("--wakeup", action="store_true", help="send NUL wake-up first")
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", help="show each attempt on stderr as it runs"
+        )
     read.add_argument(
         "--no-fallback", action="store_true", help="read with the settings as given only"
     )
@@ -264,6 +268,15 @@ def _parse(args: argparse.Namespace) -> Readout:
     return readouts[0]
 
 
+def _show_attempt(number: int, settings: ReadSettings) -> None:
+    print(f"attempt {number}: {settings_text(settings)} ...", file=sys.stderr, flush=True)
+
+
+def _show_outcome(attempt: Attempt) -> None:
+    outcome = "ok" if attempt.error is None else attempt.error
+    print(f"  {outcome} ({attempt.duration:.1f} s)", file=sys.stderr, flush=True)
+
+
 def _probe(args: argparse.Namespace, read: Reader | None, clock: Clock) -> ProbeResult:
     settings = _settings(args)
     fixed = args.command == "read" and args.no_fallback
@@ -273,6 +286,8 @@ def _probe(args: argparse.Namespace, read: Reader | None, clock: Clock) -> Probe
             settings,
             try_other_modes=args.mode == MODE_AUTO,
             use_fallbacks=not fixed,
+            on_attempt=_show_attempt if args.verbose else None,
+            on_outcome=_show_outcome if args.verbose else None,
             read=read,
             clock=clock,
         )
