@@ -22,7 +22,7 @@ from custom_components.dlms_meter.iec62056.probe import heat_meter_settings
 from meter_sim.simulator import PROFILES, MeterSimulator
 
 from .corpus import RAW
-from .test_probe import READOUT, FakeMeter, SmlError
+from .test_probe import LIBRARY_KNOWS_SML, READOUT, FakeMeter, SmlError, sml_network_head
 
 REPO = Path(__file__).resolve().parents[2]
 E350 = str(next(RAW.glob("05_*.bin")))
@@ -417,3 +417,17 @@ def test_verbose_shows_attempts_while_running(capsys: pytest.CaptureFixture[str]
         "attempt 2: mode C, rate auto, check xor, wake-up ...",
         "  ok (2.5 s)",
     ]
+
+
+@pytest.mark.skipif(not LIBRARY_KNOWS_SML, reason="the library recognises SML once lib's is merged")
+@pytest.mark.usefixtures("socket_enabled")  # a local TCP network head
+def test_real_sml_meter_gets_the_edl21_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    """``probe socket://...`` on an SML meter: the EDL21 hint, exit 1, nothing on stdout."""
+    with sml_network_head() as url:
+        assert main(["probe", url]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "error (sml): this meter speaks SML, not IEC 62056-21: "
+        "use Home Assistant's EDL21 integration\n"
+    )

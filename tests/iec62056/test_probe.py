@@ -6,8 +6,11 @@ no ports, no real time. A few read the simulator on a pty to show the real drive
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
 from dataclasses import replace
+import socket
+import threading
 
 import pytest
 
@@ -26,6 +29,7 @@ from custom_components.dlms_meter.iec62056 import (
     ReadSettings,
     ReadTimeoutError,
     Value,
+    errors as library_errors,
 )
 from custom_components.dlms_meter.iec62056.probe import (
     ALL_PUSH_BAUDRATES,
@@ -572,3 +576,56 @@ async def test_simulated_heat_meter_found() -> None:
     assert result.settings.answer_baudrate == 2400
     assert result.settings.wakeup
     assert result.readout.datasets
+
+
+# --- an SML meter on a network head (socket://): the real driver recognises it -------------------
+
+#: One SML file: escape + version 1, a message, escape + end. Real SML meters push this at 9600 Bd.
+SML_FILE = (
+    bytes.fromhex("1b1b1b1b01010101")
+    + bytes.fromhex("76050000000062006200726500000101760101") * 8
+    + bytes.fromhex("1b1b1b1b1a000000")
+)
+LIBRARY_KNOWS_SML = hasattr(library_errors, "SmlStreamError")
+
+
+@contextlib.contextmanager
+def sml_network_head() -> Iterator[str]:
+    """A TCP "network head" whose meter pushes SML files (what ser2net would pass through)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _addr = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                while not stop.is_set():
+                    try:
+                        conn.sendall(SML_FILE)
+                    except OSError:
+                        break
+                    stop.wait(0.2)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"socket://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+@pytest.mark.skipif(not LIBRARY_KNOWS_SML, reason="the library recognises SML once lib's is merged")
+@pytest.mark.usefixtures("socket_enabled")  # a local TCP network head
+async def test_real_sml_stream_ends_the_probe() -> None:
+    """The driver raises the SML error on the first attempt; the probe tries nothing else."""
+    outcomes: list[Attempt] = []
+    with sml_network_head() as url, pytest.raises(Iec62056Error) as err:
+        await probe_meter(url, C, on_outcome=outcomes.append)
+    assert err.value.kind == "sml"
+    assert [a.error for a in outcomes] == ["sml"]
