@@ -360,6 +360,9 @@ def _is_current(code: ObisCode) -> bool:
 # --- descriptions -----------------------------------------------------------------------
 
 
+GENERIC_KEY: Final = "register"
+
+
 class Group(StrEnum):
     """Where the picker shows a data set (in this order)."""
 
@@ -384,6 +387,7 @@ class DlmsSensorEntityDescription(SensorEntityDescription):
     former ``SensorSpec`` stay available as read-only properties.
     """
 
+    translation_key: str = GENERIC_KEY  # always set: a known name or the generic one
     numeric: bool = True
     lifetime_total: bool = False
     history: bool = False
@@ -416,8 +420,6 @@ class DlmsSensorEntityDescription(SensorEntityDescription):
 
 
 SensorSpec = DlmsSensorEntityDescription  # the former name
-
-GENERIC_KEY: Final = "register"
 
 _PHASES: Final = ("L1", "L2", "L3")
 _QUADRANTS: Final = ("Q1", "Q2", "Q3", "Q4")
@@ -676,7 +678,8 @@ def _name(code: ObisCode, unit: str | None, index: int = 1) -> tuple[str, dict[s
     if index > 1:
         return None
     if (abstract := _abstract_name(code)) is not None:
-        return abstract
+        # a text register never carries a unit: Itron's C.13.21 in s is no DSMR text message
+        return None if unit is not None and abstract[0] in _TEXT_NAMES else abstract
     if code.c in _ABSTRACT_C:
         return None
     if unit is None and _heat_text(code):
