@@ -1037,3 +1037,20 @@ def test_placeholders_match_the_names(key: str, unit: str | None) -> None:
         names = json.loads((_TRANSLATIONS / f"{lang}.json").read_text(encoding="utf-8"))
         text = names["entity"]["sensor"][spec.translation_key]["name"]
         assert set(_PLACEHOLDER.findall(text)) == _placeholders_given(key, unit)
+
+
+@pytest.mark.parametrize(
+    ("stored", "found"),
+    [
+        ("1.6.0*1", "1.6.0&1"),
+        ("9.4*1#2", "9.4&1#2"),
+        ("1.8.0*1", "1.8.0*1"),
+        ("1.8.0", "1.8.0"),
+        ("2.8.0*3", "2.8.0*3"),
+        ("ET0PE", "ET0PE"),
+    ],
+)
+def test_current_key_of_codes_stored_before(stored: str, found: str) -> None:
+    """Entries that stored a & history value under its * key keep finding it."""
+    values = {"1.6.0&1": 1, "9.4&1": 2, "9.4&1#2": 3, "1.8.0*1": 4, "1.8.0&1": 5, "1.8.0": 6}
+    assert catalog.current_key(stored, values) == found

@@ -47,7 +47,7 @@ Rules of :func:`describe` (in this order):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 import re
@@ -965,6 +965,24 @@ def readout_values(readout: Readout) -> dict[str, Value]:
         for index, value in enumerate(shown_values(dataset.values), 1):
             found.setdefault(value_key(key, index), value)
     return found
+
+
+def current_key(key: str, values: Collection[str]) -> str:
+    """The key under which a code stored by an earlier version is found now.
+
+    Earlier versions keyed ``1.6.0&01`` as ``1.6.0*1``; it is ``1.6.0&1`` now. A stored ``*``
+    history key that the readout does not hold, while it holds the ``&`` one, maps to that one
+    (the entity keeps its stored key and unique id). Any other key is returned unchanged.
+    """
+    if key in values:
+        return key
+    base, index = split_key(key)
+    head, star, period = base.rpartition("*")
+    if star and head and period.isdigit():
+        ampersand = value_key(f"{head}&{period}", index)
+        if ampersand in values:
+            return ampersand
+    return key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
