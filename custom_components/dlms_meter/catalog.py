@@ -734,7 +734,9 @@ def _group(
     return Group.OTHER
 
 
-def describe(key: str, unit: str | None = None, value: str | None = None) -> SensorSpec:
+def describe(
+    key: str, unit: str | None = None, value: str | None = None
+) -> DlmsSensorEntityDescription:
     """How the data set ``key`` with the unit and value seen (as sent) is shown.
 
     ``value`` is the text of the value seen in the probe (or first readout); without it, the
