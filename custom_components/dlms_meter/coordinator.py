@@ -329,7 +329,8 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         try:
             return await self._read_task
         except Iec62056Error as err:
-            raise self._failed(err) from err
+            # the cause keeps its kind, without the secrets its message may carry
+            raise self._failed(err) from self._masked(err)
         finally:
             self._read_task = None
 
@@ -385,6 +386,19 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             translation_key=OTHER_METER_KEY,
             translation_placeholders={"port": self.masked_port, "serial": found},
         )
+
+    def _masked(self, err: Iec62056Error) -> Iec62056Error:
+        """``err`` as it may reach a log: the same class and kind, the port masked."""
+        text = mask_text(str(err), self.port)
+        if text == str(err):
+            return err
+        try:
+            masked = type(err)(text)
+        except TypeError:  # an error class with another constructor: a plain copy of the kind
+            masked = Iec62056Error(text)
+            masked.kind = err.kind  # type: ignore[misc]
+        masked.__suppress_context__ = True
+        return masked
 
     def _failed(self, err: Iec62056Error) -> UpdateFailed:
         stats = self.stats
