@@ -49,6 +49,12 @@ class IntervalRepairFlow(_EntryRepairFlow):
     """Set the update interval to the one a read needs."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """The flow manager passes the issue id as input here: go to the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
         """Confirm the new interval, then store it in the options (the entry reloads)."""
         entry = self._entry()
         if entry is None:
@@ -61,7 +67,7 @@ class IntervalRepairFlow(_EntryRepairFlow):
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return self.async_create_entry(data={})
         return self.async_show_form(
-            step_id="init",
+            step_id="confirm",
             data_schema=vol.Schema({}),
             description_placeholders={"title": entry.title, "needed": str(needed)},
         )
@@ -129,10 +135,11 @@ class OtherMeterRepairFlow(_EntryRepairFlow):
                     reg.entity_id, new_unique_id=f"{new}_{reg.unique_id.removeprefix(f'{old}_')}"
                 )
         devices = dr.async_get(hass)
-        if (device := devices.async_get_device(identifiers={(DOMAIN, old)})) is not None:
-            devices.async_update_device(
-                device.id, new_identifiers={(DOMAIN, new)}, serial_number=new
-            )
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+            if (DOMAIN, old) in device.identifiers:
+                devices.async_update_device(
+                    device.id, new_identifiers={(DOMAIN, new)}, serial_number=new
+                )
         hass.config_entries.async_update_entry(
             entry, unique_id=new, data={**entry.data, CONF_SERIAL_NUMBER: new}
         )
