@@ -245,11 +245,17 @@ async def rig(
     rig.assert_no_wrong_value()
 
 
-async def _until(predicate: Callable[[], bool], limit: float = 10) -> None:
-    """Let the event loop run until ``predicate`` (on the simulator's counters) holds."""
+async def _until(predicate: Callable[[], bool], limit: float = 60) -> None:
+    """Let the event loop run until ``predicate`` (on the simulator's timeline) holds."""
     async with asyncio.timeout(limit):
-        while not predicate():  # noqa: ASYNC110 - the simulator's thread has no asyncio event
+        while not predicate():  # noqa: ASYNC110 - the timeline has no event to wait on
             await asyncio.sleep(0.01)
+
+
+async def _requests_above(sim: MeterSimulator, count: int, limit: float = 60) -> None:
+    """Wait (on the simulator's condition, in a worker thread) until it saw a further request."""
+    seen = await asyncio.to_thread(sim.wait_for, lambda stats: stats.requests > count, limit)
+    assert seen, f"no request within {limit} s"
 
 
 async def _outage_and_recovery(
@@ -304,7 +310,7 @@ async def test_unplug_during_read_and_replug(rig: Rig, caplog: pytest.LogCapture
     rig.bump()
     requests = rig.sim.stats().requests
     refresh = rig.hass.async_create_task(rig.coordinator.async_refresh())
-    await _until(lambda: rig.sim.stats().requests > requests)
+    await _requests_above(rig.sim, requests)
     await asyncio.to_thread(rig.sim.unplug)
     await refresh
     await rig.hass.async_block_till_done()
@@ -375,7 +381,7 @@ async def _read_in_flight(rig: Rig) -> asyncio.Task[None]:
     rig.bump()
     sessions, requests = rig.sim.stats().sessions, rig.sim.stats().requests
     refresh = rig.hass.async_create_task(rig.coordinator.async_refresh())
-    await _until(lambda: rig.sim.stats().requests > requests)
+    await _requests_above(rig.sim, requests)
     assert rig.coordinator._read_task is not None
     assert rig.sim.stats().sessions == sessions
     return refresh
@@ -436,3 +442,44 @@ async def test_rate_switch_survives_a_late_ack() -> None:
         readout = await read
     assert readout.baudrate == 4800
     assert "ack_start" in sim.timeline()
+
+
+# --- issue 10 on the simulator: values that pass the check byte but are wrong ---------------------
+
+IMPORT = "sensor.landis_gyr_zmf100ac_m26_energy_import"
+
+
+async def test_a_spike_is_held_back_and_never_published(rig: Rig) -> None:
+    """1.8.0 jumps to 961561.289 for one readout: the entity keeps its value, then follows."""
+    true_value = rig.sim.value("1.8.0")
+    rig.sim.set_value("1.8.0", "9" + true_value[1:])
+    await rig.refresh()
+    assert rig.coordinator.last_update_success
+    rig.assert_current()  # the block (the truth) still holds the true value
+    state = rig.hass.states.get(IMPORT)
+    assert state is not None
+    assert state.attributes["held_back_readings"] == 1
+    rig.sim.set_value("1.8.0", true_value)
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()
+    assert "held_back_readings" not in rig.hass.states.get(IMPORT).attributes  # type: ignore[union-attr]
+    assert rig.coordinator.stats.held_back == 1
+    assert rig.coordinator.stats.rejected_decreases == 0
+
+
+async def test_another_meter_on_the_port_is_never_published(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """C.1.0 changes (another meter in front of the head): unavailable until the meter is back."""
+    own = rig.sim.value("C.1.0")
+    rig.sim.set_value("C.1.0", "99999999")
+    rig.sim.set_value("1.8.0", "071561.289")
+    await rig.refresh()
+    rig.assert_unavailable()
+    assert rig.coordinator.stats.failures == {"other_meter": 1}
+    rig.sim.set_value("C.1.0", own)
+    rig.sim.set_value("1.8.0", rig.block.decode("latin-1").split("1.8.0(")[1][:10])
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()
