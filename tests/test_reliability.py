@@ -9,7 +9,9 @@ records every state change of the meter's entities for the whole test. Each show
 * no file descriptor or thread is left behind (HA's fixtures fail on lingering tasks/timers);
 * the coordinator logs once when the meter goes away and once when it is back.
 
-Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter costs less);
+The value guard's clock is injected: each new truth of the meter comes an hour after the last
+one (the totals grow by 1.25 kWh steps, which the guard must let through, while the tests run in
+seconds). Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter costs less);
 the standard's character timeout and quiet time between sessions (1.5 s each) stay.
 """
 
@@ -38,7 +40,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dlms_meter import catalog, coordinator as coordinator_module
-from custom_components.dlms_meter.coordinator import DlmsCoordinator
+from custom_components.dlms_meter.coordinator import DATA_CLOCK, DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import (
     DataSet,
     ReadSettings,
@@ -49,7 +51,7 @@ from custom_components.dlms_meter.probe import settings_from_options
 from meter_sim.profiles import replace_register
 from meter_sim.simulator import Fault, MeterSimulator
 
-from .meter import E350_SERIAL, meter_entry
+from .meter import E350_SERIAL, FakeClock, meter_entry
 
 pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
 
@@ -92,6 +94,7 @@ class Rig:
     fds: int = 0
     threads: int = 0
     bumps: int = 0
+    clock: FakeClock = field(default_factory=FakeClock)  # the value guard's clock
 
     @property
     def coordinator(self) -> DlmsCoordinator:
@@ -121,8 +124,9 @@ class Rig:
         return found
 
     def bump(self) -> None:
-        """Give the meter new values (a new truth) for the following readouts."""
+        """Give the meter new values (a new truth) for the following readouts, an hour later."""
         self.bumps += 1
+        self.clock.now += 3600
         for address in CHANGING:
             value = self.sim.value(address)
             number = float(value) + 1.25 * self.bumps
@@ -230,6 +234,7 @@ async def rig(
         lambda options: fast(settings_from_options(options)),
     )
     rig = Rig(hass, simulator, meter_entry(simulator), simulator.profile.block)
+    hass.data[DATA_CLOCK] = rig.clock
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, rig.record)
     rig.entry.add_to_hass(hass)
     await _load(rig)
