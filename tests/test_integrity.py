@@ -520,3 +520,54 @@ async def test_a_probe_readout_of_another_meter_is_not_used(
     await _load(hass, entry)
     assert len(scripted.reads) == 1
     assert hass.states.get(IMPORT).state == "61561.289"
+
+
+async def test_7_errors_of_any_class_are_masked_and_keep_their_kind(
+    hass: HomeAssistant, scripted: ScriptedMeter
+) -> None:
+    """An error class with its own constructor: the cause logged is a masked copy, same kind."""
+    port = SECRET_PORTS[0]
+    entry = corpus_entry(5, codes=["1.8.0"], title="E350", port=port)
+    entry.add_to_hass(hass)
+    scripted.then(_Kind("sml", f"SML on {port}"))
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert "hunter4" not in (entry.reason or "")
+    scripted.then(E350)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator: DlmsCoordinator = entry.runtime_data
+    scripted.then(_Kind("sml", f"SML on {port}"))
+    await coordinator.async_refresh()
+    err = coordinator.last_exception
+    assert err is not None
+    cause = err.__cause__
+    assert isinstance(cause, Iec62056Error)
+    assert cause.kind == "sml"
+    assert "hunter4" not in str(cause)
+    assert "***" in str(cause)
+
+
+async def test_10_a_stored_total_in_a_unit_that_does_not_convert_is_dropped(
+    hass: HomeAssistant, scripted: ScriptedMeter, hass_storage: dict[str, Any]
+) -> None:
+    """A stored total whose unit does not convert to the entity's: the guard starts empty."""
+    entry = corpus_entry(5, codes=["1.8.0"], title="E350")
+    hass_storage[f"dlms_meter.{entry.entry_id}"] = {
+        "version": 1,
+        "key": f"dlms_meter.{entry.entry_id}",
+        "data": {
+            "serial": "13647123",
+            "units": {"1.8.0": "kWh"},
+            "totals": {
+                "1.8.0": {"unit": "m³", "accepted": {"value": 1e9, "time": 0}},
+                "2.8.0": "malformed",
+            },
+            "max_power_seen": 12.5,
+        },
+    }
+    entry.add_to_hass(hass)
+    scripted.then(E350)
+    await _load(hass, entry)
+    assert hass.states.get(IMPORT).state == "61561.289"
+    coordinator: DlmsCoordinator = entry.runtime_data
+    assert coordinator.max_power_seen == 12.5

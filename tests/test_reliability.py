@@ -11,8 +11,8 @@ records every state change of the meter's entities for the whole test. Each show
 
 The value guard's clock is injected: each new truth of the meter comes an hour after the last
 one (the totals grow by 1.25 kWh steps, which the guard must let through, while the tests run in
-seconds). Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter costs less);
-the standard's character timeout and quiet time between sessions (1.5 s each) stay.
+seconds). Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter
+costs less); the standard's character timeout and quiet time between sessions (1.5 s each) stay.
 """
 
 from __future__ import annotations
