@@ -39,7 +39,10 @@ async def _load(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 async def _start(hass: HomeAssistant, issue_id: str) -> dict[str, Any]:
     manager = repairs_flow_manager(hass)
     assert manager is not None
-    result = await manager.async_init(DOMAIN, context={"issue_id": issue_id})
+    # the issue id in both context and data (Home Assistant 2026.5 reads it from the data)
+    result = await manager.async_init(
+        DOMAIN, context={"issue_id": issue_id}, data={"issue_id": issue_id}
+    )
     return dict(result)
 
 
