@@ -488,3 +488,29 @@ async def test_another_meter_on_the_port_is_never_published(
     rig.bump()
     await rig.refresh()
     rig.assert_current()
+
+
+async def test_overflow_and_negative_values_are_never_published(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 400-digit total and voltage, then a negative total: nothing non-finite or negative."""
+    huge = "9" * 400
+    rig.sim.set_value("1.8.0", huge)
+    rig.sim.set_value("32.7", huge)
+    rig.sim.set_value("2.8.0", "-00010.490")
+    await rig.refresh()
+    assert rig.coordinator.last_update_success
+    states = rig.states()
+    assert states["1.8.0"] == str(rig.truths[-1]["1.8.0"])  # the last accepted total stays
+    assert states["2.8.0"] == str(rig.truths[-1]["2.8.0"])
+    assert states["32.7"] == STATE_UNKNOWN
+    rig.truths.append({**rig.truths[-1], "32.7": None})  # unknown is what it must show now
+    assert "non-finite" not in caplog.text
+    assert rig.coordinator.stats.invalid_numbers == 3
+
+    rig.sim.set_value("1.8.0", rig.block.decode("latin-1").split("1.8.0(")[1][:10])
+    rig.sim.set_value("32.7", "241")
+    rig.sim.set_value("2.8.0", "000010.490")
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()
