@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 import fcntl
@@ -44,7 +44,7 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
-from custom_components.dlms_meter import catalog, coordinator as coordinator_module
+from custom_components.dlms_meter import catalog
 from custom_components.dlms_meter.const import (
     CONF_CODES,
     CONF_MODE,
@@ -53,7 +53,7 @@ from custom_components.dlms_meter.const import (
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
-from custom_components.dlms_meter.coordinator import DlmsCoordinator
+from custom_components.dlms_meter.coordinator import DATA_READER, DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import (
     Iec62056Error,
     Readout,
@@ -62,7 +62,6 @@ from custom_components.dlms_meter.iec62056 import (
     parse_data_block,
     read_meter,
 )
-from custom_components.dlms_meter.probe import settings_from_options
 from meter_sim.profiles import replace_register
 from meter_sim.simulator import Fault, MeterSimulator
 
@@ -238,10 +237,6 @@ def _in_wh(readout: Readout) -> Readout:
     return replace(readout, datasets=tuple(datasets))
 
 
-async def _read_in_wh(port: str, settings: ReadSettings) -> Readout:
-    return _in_wh(await read_meter(port, settings))
-
-
 def _glitch(meter: Meter, totals: Totals, glitch_rate: float) -> Callable[[], None]:
     """Maybe arm a value glitch for this cycle; return what undoes it after the read."""
     sim, rng = meter.sim, meter.rng
@@ -258,10 +253,15 @@ def _glitch(meter: Meter, totals: Totals, glitch_rate: float) -> Callable[[], No
         meter.spiked.add(address)
         return lambda: sim.set_value(address, true)
     if glitch == "unit_change":
-        meter.coordinator.reader = _read_in_wh
+        reader = meter.coordinator.reader
+
+        async def read_in_wh(port: str, settings: ReadSettings) -> Readout:
+            return _in_wh(await reader(port, settings))
+
+        meter.coordinator.reader = read_in_wh
 
         def undo_unit() -> None:
-            meter.coordinator.reader = read_meter
+            meter.coordinator.reader = reader
 
         return undo_unit
     other = f"{int(meter.serial) + 50000000:08d}"
@@ -372,14 +372,14 @@ async def soak(args: argparse.Namespace) -> int:
         "switch_delay": args.switch_delay,
     }
 
-    def settings(options: Mapping[str, Any]) -> ReadSettings:
-        return replace(settings_from_options(options), **fast)
+    async def fast_read(port: str, settings: ReadSettings) -> Readout:
+        return await read_meter(port, replace(settings, **fast))
 
-    # the protocol timing for every read (the options have no field for these)
-    setattr(coordinator_module, "settings_from_options", settings)  # noqa: B010
     totals = Totals()
     async with async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        # the injected reader: the protocol timing for every read (no option has these)
+        hass.data[DATA_READER] = fast_read
         meters = [await _setup_meter(hass, i, args.seed) for i in range(args.meters)]
         unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, _watch(meters, totals))
         # warm up: a few cycles without faults (executor threads, translations, caches)

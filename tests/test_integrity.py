@@ -571,3 +571,24 @@ async def test_10_a_stored_total_in_a_unit_that_does_not_convert_is_dropped(
     assert hass.states.get(IMPORT).state == "61561.289"
     coordinator: DlmsCoordinator = entry.runtime_data
     assert coordinator.max_power_seen == 12.5
+
+
+async def test_1_the_limit_grows_with_the_power_the_meter_measured(
+    hass: HomeAssistant, scripted: ScriptedMeter
+) -> None:
+    """Twice the largest power seen (power registers, V x I per phase), at least 100 kW."""
+    entry = corpus_entry(5, codes=["1.8.0"], title="E350")
+    entry.add_to_hass(hass)
+    scripted.then(with_values(E350, _31_7="300.00", _51_7="000.52"))
+    await _load(hass, entry)
+    coordinator: DlmsCoordinator = entry.runtime_data
+    seen = (241 * 300 + 243 * 0.52 + 242 * 0.47) / 1000
+    assert coordinator.max_power_seen == pytest.approx(seen)
+    assert coordinator.max_per_hour("kWh") == pytest.approx(2 * seen)
+
+    easy = corpus_entry(20, codes=["1-0:1.8.0*255"], title="Easy")
+    easy.add_to_hass(hass)
+    scripted.then(with_values(corpus_readout(20), **{"1-0:1_7_255*255": "-080000.00"}))
+    await _load(hass, easy)
+    assert easy.runtime_data.max_power_seen == pytest.approx(80.0)
+    assert easy.runtime_data.max_per_hour("Wh") == pytest.approx(160_000.0)

@@ -39,15 +39,15 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter import catalog, coordinator as coordinator_module
-from custom_components.dlms_meter.coordinator import DATA_CLOCK, DlmsCoordinator
+from custom_components.dlms_meter import catalog
+from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER, DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import (
     DataSet,
+    Readout,
     ReadSettings,
     parse_data_block,
     read_meter,
 )
-from custom_components.dlms_meter.probe import settings_from_options
 from meter_sim.profiles import replace_register
 from meter_sim.simulator import Fault, MeterSimulator
 
@@ -59,6 +59,11 @@ pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
 def fast(settings: ReadSettings) -> ReadSettings:
     """The settings with the shortened answer timeout (everything else as users have it)."""
     return replace(settings, answer_timeout=1.5)
+
+
+async def _fast_read(port: str, settings: ReadSettings) -> Readout:
+    """The injected reader: the library's ``read_meter`` with the shortened answer timeout."""
+    return await read_meter(port, fast(settings))
 
 
 LOGGER = "custom_components.dlms_meter"
@@ -224,17 +229,12 @@ async def rig(
     hass: HomeAssistant,
     simulator: MeterSimulator,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncGenerator[Rig]:
     """The E350 entry loaded (one good read), every state change recorded from the start."""
     caplog.set_level(logging.INFO, logger=LOGGER)
-    monkeypatch.setattr(
-        coordinator_module,
-        "settings_from_options",
-        lambda options: fast(settings_from_options(options)),
-    )
     rig = Rig(hass, simulator, meter_entry(simulator), simulator.profile.block)
     hass.data[DATA_CLOCK] = rig.clock
+    hass.data[DATA_READER] = _fast_read
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, rig.record)
     rig.entry.add_to_hass(hass)
     await _load(rig)

@@ -69,7 +69,15 @@ from .guard import (
     is_sane,
     step_of,
 )
-from .iec62056 import ChecksumError, Iec62056Error, Readout, ReadSettings, Value, read_meter
+from .iec62056 import (
+    ChecksumError,
+    Iec62056Error,
+    Readout,
+    ReadSettings,
+    Value,
+    parse_obis,
+    read_meter,
+)
 from .iec62056.redact import mask_port, mask_text
 from .probe import serial_number, settings_from_options
 
@@ -97,7 +105,7 @@ SAVE_DELAY: Final = 10  # seconds; also written on unload and when Home Assistan
 MAX_TEXT: Final = 255  # Home Assistant's limit for a state
 _CONTROL: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")
 # (voltage, current) data sets per phase, for the power a meter was seen to carry
-_PHASES: Final = (("32.7", "31.7"), ("52.7", "51.7"), ("72.7", "71.7"))
+_VOLTAGE_C: Final = frozenset({32, 52, 72})  # per phase; the current is C - 1 (31, 51, 71)
 _POWER_UNITS: Final = ("W", "var", "VA")
 
 
@@ -596,11 +604,18 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             for base in _POWER_UNITS:
                 if (scale := units.factor(unit, base)) is not None:
                     largest = max(largest, abs(number) * scale / 1000)
-        phases = 0.0
-        for voltage_key, current_key in _PHASES:
-            voltage, current = values.get(voltage_key), values.get(current_key)
-            volts = catalog.parse_number(voltage.value) if voltage is not None else None
-            amps = catalog.parse_number(current.value) if current is not None else None
-            if volts is not None and amps is not None and is_sane(volts * amps):
-                phases += abs(volts * amps) / 1000
+        volts: dict[int, float] = {}
+        amps: dict[int, float] = {}
+        for key, value in values.items():
+            code = parse_obis(key)
+            number = catalog.parse_number(value.value)
+            if code is None or code.d != 7 or code.is_history or number is None:
+                continue
+            unit = catalog.normalize_unit(value.unit)
+            if code.c in _VOLTAGE_C:
+                volts.setdefault(code.c, number * (units.factor(unit, "V") or 1.0))
+            elif code.c + 1 in _VOLTAGE_C:
+                amps.setdefault(code.c + 1, number * (units.factor(unit, "A") or 1.0))
+        phases = sum(abs(volts[c] * amps[c]) for c in volts.keys() & amps.keys()) / 1000
+        phases = phases if is_sane(phases) else 0.0
         self.max_power_seen = max(self.max_power_seen, largest, phases)
