@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Generator
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER
 from meter_sim.simulator import PROFILES, MeterSimulator
+
+from .meter import FakeClock, ScriptedMeter
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +52,22 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots with Home Assistant's serializer (registry entries, states)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+# --- recorded readouts through the injected reader -----------------------------------------------
+
+
+@pytest.fixture
+def clock(hass: HomeAssistant) -> FakeClock:
+    """The value guard's clock, injected into every coordinator of the test."""
+    fake = FakeClock()
+    hass.data[DATA_CLOCK] = fake
+    return fake
+
+
+@pytest.fixture
+def scripted(hass: HomeAssistant, clock: FakeClock) -> ScriptedMeter:
+    """The reader every coordinator of the test uses: script its readouts with ``.then()``."""
+    meter = ScriptedMeter([])
+    hass.data[DATA_READER] = meter.read
+    return meter

@@ -496,14 +496,17 @@ async def test_reconfigure_success(hass: HomeAssistant, simulator: MeterSimulato
 async def test_reconfigure_other_meter(hass: HomeAssistant, simulator: MeterSimulator) -> None:
     """Another meter answers: abort, the entry is set up again unchanged."""
     entry = meter_entry(simulator, serial="999", title="Old meter")
+    simulator.set_value("C.1.0", "999")  # meter 999 is read at set-up, then another one answers
     await _setup(hass, entry)
+    simulator.set_value("C.1.0", "13647123")
 
     result = await _reconfigure(hass, entry, {CONF_PORT: simulator.port, ADVANCED: _advanced()})
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unique_id_mismatch"
     await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
+    # set up again; it waits (retries) since the meter answering is not meter 999 (issue 10.3)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.unique_id == "999"
 
 

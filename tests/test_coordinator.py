@@ -1,8 +1,13 @@
-"""The coordinator on a simulated meter: cycles, failures, recovery, energy guard, repairs."""
+"""The coordinator on recorded readouts: cycles, failures, recovery, energy guard, repairs.
+
+The meter is the injected reader (a script of readouts and errors per cycle); scheduled cycles
+are driven by Home Assistant's time (``async_fire_time_changed``), never by waiting.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 import logging
 
@@ -18,13 +23,26 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.dlms_meter.const import DOMAIN, FAILURES_BEFORE_ISSUE
-from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from meter_sim.simulator import Fault, MeterSimulator
+from custom_components.dlms_meter.coordinator import DATA_READER, DlmsCoordinator, clean_text
+from custom_components.dlms_meter.iec62056 import (
+    ChecksumError,
+    Iec62056Error,
+    NoAnswerError,
+    PortNotFoundError,
+    ProtocolError,
+    Readout,
+    ReadSettings,
+)
 
-from .meter import INTERVAL, meter_entry
+from .meter import INTERVAL, ScriptedMeter, corpus_entry, corpus_readout, with_values
 
 IMPORT = "sensor.landis_gyr_zmf100ac_m26_energy_import"
 VOLTAGE = "sensor.landis_gyr_zmf100ac_m26_voltage_l1"
+E350 = corpus_readout(5)
+
+
+def _entry(**options: object) -> MockConfigEntry:
+    return corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", **options)
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> DlmsCoordinator:
@@ -43,41 +61,74 @@ async def _next_cycle(hass: HomeAssistant, coordinator: DlmsCoordinator) -> None
 
 
 async def test_scheduled_cycles_read_the_meter(
-    hass: HomeAssistant, simulator: MeterSimulator
+    hass: HomeAssistant, scripted: ScriptedMeter
 ) -> None:
     """Each update interval runs one read cycle; the values follow the meter."""
-    coordinator = await _setup(hass, meter_entry(simulator))
+    scripted.then(E350)
+    coordinator = await _setup(hass, _entry(codes=["1.8.0", "32.7"]))
     assert coordinator.update_interval == timedelta(seconds=INTERVAL)
-    simulator.set_value("1.8.0", "061600.000")
+    scripted.then(with_values(E350, _1_8_0="061562.000"))
 
     await _next_cycle(hass, coordinator)
 
-    assert simulator.stats().sessions == 2
-    assert hass.states.get(IMPORT).state == "61600.0"
+    assert scripted.reads == ["/dev/ttyUSB0"] * 2
+    assert hass.states.get(IMPORT).state == "61562.0"
     stats = coordinator.stats.as_dict()
     assert stats["reads"] == stats["successes"] == 2
     assert stats["negotiated_baudrate"] == 4800
-    assert stats["last_read_duration"] > 0
+    assert stats["last_read_duration"] == 0.5
     assert coordinator.last_read_time == coordinator.stats.last_duration
 
 
-async def test_reads_never_overlap(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """Two refreshes at once: the second waits for the first (no 'port busy')."""
-    coordinator = await _setup(hass, meter_entry(simulator))
+async def test_reads_never_overlap(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
+    """Two refreshes at once: the second waits for the first."""
+    scripted.then(E350)
+    coordinator = await _setup(hass, _entry(codes=["1.8.0"]))
+    running = 0
+    most = 0
+    release = asyncio.Event()
 
-    await asyncio.gather(coordinator.async_refresh(), coordinator.async_refresh())
+    async def slow(port: str, settings: ReadSettings) -> Readout:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return E350
 
+    coordinator.reader = slow
+    both = asyncio.gather(coordinator.async_refresh(), coordinator.async_refresh())
+    await asyncio.sleep(0)
+    release.set()
+    await both
+
+    assert most == 1
     assert coordinator.last_update_success
-    assert coordinator.stats.failures == {}
-    assert simulator.stats().sessions == 3
+    assert coordinator.stats.reads == 3
+
+
+async def test_the_reader_gets_port_and_settings(hass: HomeAssistant) -> None:
+    """The injected reader is called with the entry's port and protocol settings."""
+    calls: list[tuple[str, ReadSettings]] = []
+
+    async def reader(port: str, settings: ReadSettings) -> Readout:
+        calls.append((port, settings))
+        return E350
+
+    hass.data[DATA_READER] = reader
+    await _setup(hass, _entry(codes=["1.8.0"], baudrate="9600", port="/dev/ttyAMA0"))
+    assert len(calls) == 1
+    assert calls[0][0] == "/dev/ttyAMA0"
+    assert calls[0][1].baudrate == 9600
 
 
 async def test_failure_makes_entities_unavailable_then_recovers(
-    hass: HomeAssistant, simulator: MeterSimulator, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, scripted: ScriptedMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No answer: unavailable (never 0), logged once; the next good read brings them back."""
-    coordinator = await _setup(hass, meter_entry(simulator))
-    simulator.unplug()
+    scripted.then(E350)
+    coordinator = await _setup(hass, _entry(codes=["1.8.0", "32.7"]))
+    scripted.then(PortNotFoundError("gone"))
 
     with caplog.at_level(logging.INFO):
         await _next_cycle(hass, coordinator)
@@ -86,7 +137,7 @@ async def test_failure_makes_entities_unavailable_then_recovers(
         await _next_cycle(hass, coordinator)
         assert hass.states.get(IMPORT).state == STATE_UNAVAILABLE
 
-        simulator.replug()
+        scripted.then(E350)
         await _next_cycle(hass, coordinator)
 
     assert hass.states.get(IMPORT).state == "61561.289"
@@ -96,16 +147,23 @@ async def test_failure_makes_entities_unavailable_then_recovers(
 
 
 @pytest.mark.parametrize(
-    ("fault", "kind"),
-    [(Fault.CORRUPT, "checksum"), (Fault.SILENCE, "no_answer"), (Fault.GARBAGE, "not_iec62056")],
+    ("step", "kind"),
+    [
+        (dataclasses.replace(E350, checksum_ok=False), "checksum"),
+        (ChecksumError("bad"), "checksum"),
+        (NoAnswerError("silent"), "no_answer"),
+        (ProtocolError("garbage"), "not_iec62056"),
+    ],
 )
 async def test_bad_readout_is_never_published(
-    hass: HomeAssistant, simulator: MeterSimulator, fault: Fault, kind: str
+    hass: HomeAssistant, scripted: ScriptedMeter, step: Readout | Iec62056Error, kind: str
 ) -> None:
     """A corrupted, missing or foreign answer: the last values are not replaced by it."""
-    coordinator = await _setup(hass, meter_entry(simulator))
-    simulator.set_value("1.8.0", "061999.999")
-    simulator.inject(fault)
+    scripted.then(E350)
+    coordinator = await _setup(hass, _entry(codes=["1.8.0"]))
+    if isinstance(step, Readout):
+        step = with_values(step, _1_8_0="061999.999")
+    scripted.then(step)
 
     await _next_cycle(hass, coordinator)
 
@@ -119,12 +177,12 @@ async def test_bad_readout_is_never_published(
 
 
 async def test_energy_total_never_goes_down(
-    hass: HomeAssistant, simulator: MeterSimulator, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, scripted: ScriptedMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A lower import total is not published; the last value stays; counted and logged."""
-    coordinator = await _setup(hass, meter_entry(simulator))
-    simulator.set_value("1.8.0", "000100.000")
-    simulator.set_value("32.7", "200")
+    scripted.then(E350)
+    coordinator = await _setup(hass, _entry(codes=["1.8.0", "32.7"]))
+    scripted.then(with_values(E350, _1_8_0="000100.000", _32_7="200"))
 
     await _next_cycle(hass, coordinator)
 
@@ -133,20 +191,21 @@ async def test_energy_total_never_goes_down(
     assert coordinator.stats.rejected_decreases == 1
     assert "went down from 61561.289 to 100.0" in caplog.text
 
-    simulator.set_value("1.8.0", "061562.000")
+    scripted.then(with_values(E350, _1_8_0="061562.000"))
     await _next_cycle(hass, coordinator)
     assert hass.states.get(IMPORT).state == "61562.0"
     assert coordinator.stats.rejected_decreases == 1
 
 
 async def test_meter_not_answering_issue(
-    hass: HomeAssistant, simulator: MeterSimulator, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
 ) -> None:
     """Raised after N failed cycles in a row, deleted by the first good read."""
-    entry = meter_entry(simulator)
+    scripted.then(E350)
+    entry = _entry(codes=["1.8.0"])
     coordinator = await _setup(hass, entry)
     issue_id = f"meter_not_answering_{entry.entry_id}"
-    simulator.unplug()
+    scripted.then(NoAnswerError("silent"))
 
     for _ in range(FAILURES_BEFORE_ISSUE - 1):
         await _next_cycle(hass, coordinator)
@@ -158,32 +217,29 @@ async def test_meter_not_answering_issue(
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["failures"] == str(FAILURES_BEFORE_ISSUE)
-    assert issue.translation_placeholders["port"] == simulator.port
+    assert issue.translation_placeholders["port"] == "/dev/ttyUSB0"
 
-    simulator.replug()
+    scripted.then(E350)
     await _next_cycle(hass, coordinator)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert coordinator.stats.consecutive_failures == 0
 
 
-@pytest.mark.parametrize("sim_profile", ["lgz_zmd120"])
 async def test_interval_never_shorter_than_a_read(
-    hass: HomeAssistant, simulator: MeterSimulator, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
 ) -> None:
-    """A 300 Bd meter read every 5 s: the interval becomes read time + 1.5 s, with an issue."""
-    entry = meter_entry(simulator, codes=["1.8.1"], update_interval=5)
+    """A 7.9 s read every 5 s: the interval becomes 10 s (read + 1.5 s), with an issue."""
+    scripted.then(dataclasses.replace(E350, duration=7.9))
+    entry = _entry(codes=["1.8.1"], update_interval=5)
     coordinator = await _setup(hass, entry)
     issue_id = f"interval_too_short_{entry.entry_id}"
 
-    read_time = coordinator.stats.last_duration
-    assert read_time is not None
-    assert read_time > 5
-    assert coordinator.update_interval is not None
-    assert coordinator.update_interval.total_seconds() >= read_time + 1.5
+    assert coordinator.update_interval == timedelta(seconds=10)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["configured"] == "5"
+    assert issue.translation_placeholders["needed"] == "10"
 
     # the user lengthens the interval: the issue goes with the next read
     coordinator.configured_interval = 60
@@ -191,3 +247,11 @@ async def test_interval_never_shorter_than_a_read(
     assert coordinator.update_interval == timedelta(seconds=60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_clean_text() -> None:
+    """Control characters and escape sequences go; blank is None; 255 characters at most."""
+    assert clean_text("  M26\r\n") == "M26"
+    assert clean_text("\x1b[1;31mA\x00B\x7f\x9b") == "AB"
+    assert clean_text("\x00 \x01") is None
+    assert clean_text("x" * 256) == "x" * 255

@@ -1,4 +1,4 @@
-"""Diagnostics of a simulated meter: settings, identification, raw readout, statistics."""
+"""Diagnostics of a recorded meter: settings, identification, raw readout, statistics, guard."""
 
 from __future__ import annotations
 
@@ -12,33 +12,32 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.diagnostics import readout_text
-from meter_sim.simulator import MeterSimulator
+from custom_components.dlms_meter.iec62056 import NoAnswerError
 
-from .meter import E350_SERIAL, meter_entry
+from .meter import E350_CODES, E350_SERIAL, ScriptedMeter, corpus_entry, corpus_readout
+
+E350 = corpus_readout(5)
 
 
-def _stable(diagnostics: dict[str, Any], port: str) -> dict[str, Any]:
-    """Replace what changes from run to run (pty path, times) after checking its type."""
-    assert diagnostics["entry"]["data"]["port"] == port
-    diagnostics["entry"]["data"]["port"] = "<pty>"
+def _entry(**options: Any) -> MockConfigEntry:
+    return corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=E350_CODES, **options)
+
+
+def _stable(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Replace the wall-clock time of the last success after checking its type."""
     if "statistics" in diagnostics:
         stats = diagnostics["statistics"]
-        assert stats["last_read_duration"] > 0
         assert isinstance(stats["last_success"], str)
-        stats["last_read_duration"] = stats["last_success"] = "<time>"
-        assert diagnostics["last_readout"]["duration"] > 0
-        diagnostics["last_readout"]["duration"] = "<time>"
+        stats["last_success"] = "<time>"
     return diagnostics
 
 
 async def test_diagnostics(
-    hass: HomeAssistant,
-    hass_client: Any,
-    simulator: MeterSimulator,
-    snapshot: SnapshotAssertion,
+    hass: HomeAssistant, hass_client: Any, scripted: ScriptedMeter, snapshot: SnapshotAssertion
 ) -> None:
     """Everything needed to debug a meter, with its ids redacted everywhere."""
-    entry = meter_entry(simulator, address=E350_SERIAL)
+    scripted.then(E350)
+    entry = _entry(address=E350_SERIAL)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -49,22 +48,24 @@ async def test_diagnostics(
     assert E350_SERIAL not in text
     assert "120858" not in text  # 0.0, the meter id
     assert "1.8.0(061561.289*kWh)" in diagnostics["last_readout"]["text"]
-    assert _stable(diagnostics, simulator.port) == snapshot
+    assert diagnostics["guard"]["totals"]["1.8.0"] == {"accepted": 61561.289, "held_readings": 0}
+    assert _stable(diagnostics) == snapshot
 
 
 async def test_diagnostics_not_loaded(
-    hass: HomeAssistant, hass_client: Any, simulator: MeterSimulator, snapshot: SnapshotAssertion
+    hass: HomeAssistant, hass_client: Any, scripted: ScriptedMeter, snapshot: SnapshotAssertion
 ) -> None:
     """An entry that is not set up: its settings only."""
-    simulator.unplug()
-    entry: MockConfigEntry = meter_entry(simulator)
+    scripted.then(NoAnswerError("silent"))
+    entry = _entry(password="hunter4")
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
     assert diagnostics["loaded"] is False
-    assert _stable(diagnostics, simulator.port) == snapshot
+    assert "hunter4" not in str(diagnostics)
+    assert _stable(diagnostics) == snapshot
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -1,4 +1,7 @@
-"""The Energy dashboard accepts a meter's import and export totals without a warning."""
+"""The Energy dashboard accepts a meter's import and export totals without a warning.
+
+The meter is a recorded E350 readout through the coordinator's injected reader.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     do_adhoc_statistics,
 )
 
-from meter_sim.simulator import MeterSimulator
-
-from .meter import meter_entry
+from .meter import ScriptedMeter, corpus_entry, corpus_readout
 
 PREFIX = "sensor.landis_gyr_zmf100ac_m26"
 
@@ -30,10 +31,11 @@ def auto_enable_custom_integrations(
 
 
 async def test_energy_dashboard_accepts_import_and_export(
-    hass: HomeAssistant, simulator: MeterSimulator
+    hass: HomeAssistant, scripted: ScriptedMeter
 ) -> None:
     """1.8.0 and 2.8.0 as grid import/export: the Energy dashboard reports no issue."""
-    entry = meter_entry(simulator, codes=["1.8.0", "2.8.0"])
+    scripted.then(corpus_readout(5))
+    entry = corpus_entry(5, codes=["1.8.0", "2.8.0"], title="Landis+Gyr ZMF100AC.M26")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

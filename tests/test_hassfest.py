@@ -273,12 +273,26 @@ def test_used_keys_are_translated(lang: str) -> None:
                 f"selector.{key}",
             )
         ), key
+    # repair flows (repairs.py) translate under issues.<issue>.fix_flow
+    fixes = [f"issues.{issue}.fix_flow" for issue in tr.get("issues", {})]
     for step in USED["step"]:
-        assert _lookup(tr, f"config.step.{step}") or _lookup(tr, f"options.step.{step}"), step
+        assert (
+            _lookup(tr, f"config.step.{step}")
+            or _lookup(tr, f"options.step.{step}")
+            or any(_lookup(tr, f"{fix}.step.{step}") for fix in fixes)
+        ), step
     for reason in USED["abort"]:
-        assert _lookup(tr, f"config.abort.{reason}") or _lookup(tr, f"options.abort.{reason}")
+        assert (
+            _lookup(tr, f"config.abort.{reason}")
+            or _lookup(tr, f"options.abort.{reason}")
+            or any(_lookup(tr, f"{fix}.abort.{reason}") for fix in fixes)
+        ), reason
     for error in USED["error"]:
-        assert _lookup(tr, f"config.error.{error}") or _lookup(tr, f"options.error.{error}"), error
+        assert (
+            _lookup(tr, f"config.error.{error}")
+            or _lookup(tr, f"options.error.{error}")
+            or any(_lookup(tr, f"{fix}.error.{error}") for fix in fixes)
+        ), error
     for action in USED["progress"]:
         assert _lookup(tr, f"config.progress.{action}"), action
 

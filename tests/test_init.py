@@ -1,4 +1,8 @@
-"""Set-up and unload of a config entry on a simulated meter: the port is always released."""
+"""Set-up and unload of a config entry (recorded readouts through the injected reader).
+
+That the port itself is released after an unload or a stop mid-read is shown on a real pty in
+tests/test_reliability.py; here the read task is shown cancelled.
+"""
 
 from __future__ import annotations
 
@@ -17,121 +21,136 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.dlms_meter import iec62056
 from custom_components.dlms_meter.const import DOMAIN
-from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from custom_components.dlms_meter.iec62056 import ReadSettings, read_meter
-from meter_sim.simulator import Fault, MeterSimulator
+from custom_components.dlms_meter.coordinator import DATA_READER, DlmsCoordinator
+from custom_components.dlms_meter.iec62056 import NoAnswerError, Readout, ReadSettings
 
-from .meter import INTERVAL, meter_entry
+from .meter import INTERVAL, ScriptedMeter, corpus_entry, corpus_readout
 
-
-async def _until_requests(sim: MeterSimulator, count: int, limit: float = 10) -> None:
-    """Let the event loop run until the simulator has seen ``count`` sign-on requests."""
-    async with asyncio.timeout(limit):
-        # The simulator counts in its own thread: there is no event to await, so poll.
-        while sim.stats().requests < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+E350 = corpus_readout(5)
+IMPORT = "sensor.landis_gyr_zmf100ac_m26_energy_import"
 
 
-async def _port_is_free(sim: MeterSimulator) -> bool:
-    """A complete read of our own (serialx opens ports exclusively) works."""
-    readout = await read_meter(sim.port, ReadSettings())
-    return bool(readout.datasets)
+class Hanging:
+    """A reader whose second read hangs until cancelled (a read in flight)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.calls = 0
+
+    async def read(self, port: str, settings: ReadSettings) -> Readout:
+        self.calls += 1
+        if self.calls == 1:
+            return E350
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def test_setup_and_unload(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """Set-up reads the meter once; unload releases the port at once."""
-    entry = meter_entry(simulator)
+async def test_setup_and_unload(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
+    """Set-up reads the meter once; unload stops the coordinator."""
+    scripted.then(E350)
+    entry = corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=["1.8.0"])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
     assert isinstance(entry.runtime_data, DlmsCoordinator)
-    assert simulator.stats().sessions == 1
-    assert hass.states.get("sensor.landis_gyr_zmf100ac_m26_energy_import").state == "61561.289"
+    assert len(scripted.reads) == 1
+    assert hass.states.get(IMPORT).state == "61561.289"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
-    assert await _port_is_free(simulator)
+    assert hass.states.get(IMPORT).state == "unavailable"
 
 
-async def test_unload_cancels_a_read_in_flight(
-    hass: HomeAssistant, simulator: MeterSimulator
-) -> None:
-    """An unload during a read cancels it: the port is free right after."""
-    entry = meter_entry(simulator)
+async def test_unload_cancels_a_read_in_flight(hass: HomeAssistant) -> None:
+    """An unload during a read cancels it at once."""
+    reader = Hanging()
+    hass.data[DATA_READER] = reader.read
+    entry = corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=["1.8.0"])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     coordinator = entry.runtime_data
 
     async_fire_time_changed(hass, dt_util.utcnow() + (coordinator.update_interval or INTERVAL))
-    await _until_requests(simulator, 2)
+    async with asyncio.timeout(30):
+        await reader.started.wait()
     assert coordinator._read_task is not None
 
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert reader.cancelled.is_set()
     assert coordinator._read_task is None
-    assert simulator.stats().sessions == 1  # the second readout never completed
-    assert await _port_is_free(simulator)
 
 
-async def test_stop_cancels_a_read_in_flight(
-    hass: HomeAssistant, simulator: MeterSimulator
-) -> None:
+async def test_stop_cancels_a_read_in_flight(hass: HomeAssistant) -> None:
     """Home Assistant stopping cancels a read in flight."""
-    entry = meter_entry(simulator)
+    reader = Hanging()
+    hass.data[DATA_READER] = reader.read
+    entry = corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=["1.8.0"])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     coordinator = entry.runtime_data
 
     refresh = hass.async_create_task(coordinator.async_refresh())
-    await _until_requests(simulator, 2)
-    assert coordinator._read_task is not None
+    async with asyncio.timeout(30):
+        await reader.started.wait()
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await refresh
+    assert reader.cancelled.is_set()
     assert coordinator._read_task is None
     assert not coordinator.last_update_success
-    assert simulator.stats().sessions == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_silent_meter_is_not_ready(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """A meter that does not answer: set-up is retried later, and the port is released."""
-    simulator.inject(Fault.SILENCE)
-    entry = meter_entry(simulator)
+async def test_silent_meter_is_not_ready(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
+    """A meter that does not answer: set-up is retried later."""
+    scripted.then(NoAnswerError("nothing came back"))
+    entry = corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=["1.8.0"])
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
 
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason is not None
     assert "does not answer" in entry.reason
-    assert await _port_is_free(simulator)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_remove_entry_drops_its_issues(
-    hass: HomeAssistant, simulator: MeterSimulator, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
 ) -> None:
-    """Removing a meter removes its repair issues."""
-    simulator.unplug()
-    entry = meter_entry(simulator)
+    """Removing a meter removes its repair issues (also those per data set), not others'."""
+    scripted.then(NoAnswerError("silent"))
+    entry = corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", codes=["1.8.0"])
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
+    for issue_id in (
         f"meter_not_answering_{entry.entry_id}",
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="meter_not_answering",
-    )
+        f"unit_changed_1.8.0_{entry.entry_id}",
+        "meter_not_answering_other",
+    ):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="meter_not_answering",
+        )
     assert await hass.config_entries.async_remove(entry.entry_id)
-    assert not issue_registry.issues
+    assert list(issue_registry.issues) == [(DOMAIN, "meter_not_answering_other")]
 
 
 def test_package_imports_without_home_assistant() -> None:
     """Importing the integration package (and the protocol library) loads no Home Assistant."""
     code = (
         "import sys, custom_components.dlms_meter, custom_components.dlms_meter.iec62056;"
+        "import custom_components.dlms_meter.guard, custom_components.dlms_meter.units;"
         "assert not [m for m in sys.modules if m.startswith('homeassistant')], 'HA imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

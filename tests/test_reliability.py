@@ -9,8 +9,10 @@ records every state change of the meter's entities for the whole test. Each show
 * no file descriptor or thread is left behind (HA's fixtures fail on lingering tasks/timers);
 * the coordinator logs once when the meter goes away and once when it is back.
 
-Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter costs less);
-the standard's character timeout and quiet time between sessions (1.5 s each) stay.
+The value guard's clock is injected: each new truth of the meter comes an hour after the last
+one (the totals grow by 1.25 kWh steps, which the guard must let through, while the tests run in
+seconds). Only the wait for an answer is shortened (1.5 s instead of 3 s, so that a silent meter
+costs less); the standard's character timeout and quiet time between sessions (1.5 s each) stay.
 """
 
 from __future__ import annotations
@@ -37,19 +39,19 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter import catalog, coordinator as coordinator_module
-from custom_components.dlms_meter.coordinator import DlmsCoordinator
+from custom_components.dlms_meter import catalog
+from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER, DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import (
     DataSet,
+    Readout,
     ReadSettings,
     parse_data_block,
     read_meter,
 )
-from custom_components.dlms_meter.probe import settings_from_options
 from meter_sim.profiles import replace_register
 from meter_sim.simulator import Fault, MeterSimulator
 
-from .meter import E350_SERIAL, meter_entry
+from .meter import E350_SERIAL, FakeClock, meter_entry
 
 pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
 
@@ -57,6 +59,11 @@ pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
 def fast(settings: ReadSettings) -> ReadSettings:
     """The settings with the shortened answer timeout (everything else as users have it)."""
     return replace(settings, answer_timeout=1.5)
+
+
+async def _fast_read(port: str, settings: ReadSettings) -> Readout:
+    """The injected reader: the library's ``read_meter`` with the shortened answer timeout."""
+    return await read_meter(port, fast(settings))
 
 
 LOGGER = "custom_components.dlms_meter"
@@ -92,6 +99,7 @@ class Rig:
     fds: int = 0
     threads: int = 0
     bumps: int = 0
+    clock: FakeClock = field(default_factory=FakeClock)  # the value guard's clock
 
     @property
     def coordinator(self) -> DlmsCoordinator:
@@ -121,8 +129,9 @@ class Rig:
         return found
 
     def bump(self) -> None:
-        """Give the meter new values (a new truth) for the following readouts."""
+        """Give the meter new values (a new truth) for the following readouts, an hour later."""
         self.bumps += 1
+        self.clock.now += 3600
         for address in CHANGING:
             value = self.sim.value(address)
             number = float(value) + 1.25 * self.bumps
@@ -220,16 +229,12 @@ async def rig(
     hass: HomeAssistant,
     simulator: MeterSimulator,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncGenerator[Rig]:
     """The E350 entry loaded (one good read), every state change recorded from the start."""
     caplog.set_level(logging.INFO, logger=LOGGER)
-    monkeypatch.setattr(
-        coordinator_module,
-        "settings_from_options",
-        lambda options: fast(settings_from_options(options)),
-    )
     rig = Rig(hass, simulator, meter_entry(simulator), simulator.profile.block)
+    hass.data[DATA_CLOCK] = rig.clock
+    hass.data[DATA_READER] = _fast_read
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, rig.record)
     rig.entry.add_to_hass(hass)
     await _load(rig)
@@ -245,11 +250,17 @@ async def rig(
     rig.assert_no_wrong_value()
 
 
-async def _until(predicate: Callable[[], bool], limit: float = 10) -> None:
-    """Let the event loop run until ``predicate`` (on the simulator's counters) holds."""
+async def _until(predicate: Callable[[], bool], limit: float = 60) -> None:
+    """Let the event loop run until ``predicate`` (on the simulator's timeline) holds."""
     async with asyncio.timeout(limit):
-        while not predicate():  # noqa: ASYNC110 - the simulator's thread has no asyncio event
+        while not predicate():  # noqa: ASYNC110 - the timeline has no event to wait on
             await asyncio.sleep(0.01)
+
+
+async def _requests_above(sim: MeterSimulator, count: int, limit: float = 60) -> None:
+    """Wait (on the simulator's condition, in a worker thread) until it saw a further request."""
+    seen = await asyncio.to_thread(sim.wait_for, lambda stats: stats.requests > count, limit)
+    assert seen, f"no request within {limit} s"
 
 
 async def _outage_and_recovery(
@@ -304,7 +315,7 @@ async def test_unplug_during_read_and_replug(rig: Rig, caplog: pytest.LogCapture
     rig.bump()
     requests = rig.sim.stats().requests
     refresh = rig.hass.async_create_task(rig.coordinator.async_refresh())
-    await _until(lambda: rig.sim.stats().requests > requests)
+    await _requests_above(rig.sim, requests)
     await asyncio.to_thread(rig.sim.unplug)
     await refresh
     await rig.hass.async_block_till_done()
@@ -375,7 +386,7 @@ async def _read_in_flight(rig: Rig) -> asyncio.Task[None]:
     rig.bump()
     sessions, requests = rig.sim.stats().sessions, rig.sim.stats().requests
     refresh = rig.hass.async_create_task(rig.coordinator.async_refresh())
-    await _until(lambda: rig.sim.stats().requests > requests)
+    await _requests_above(rig.sim, requests)
     assert rig.coordinator._read_task is not None
     assert rig.sim.stats().sessions == sessions
     return refresh
@@ -436,3 +447,70 @@ async def test_rate_switch_survives_a_late_ack() -> None:
         readout = await read
     assert readout.baudrate == 4800
     assert "ack_start" in sim.timeline()
+
+
+# --- issue 10 on the simulator: values that pass the check byte but are wrong ---------------------
+
+IMPORT = "sensor.landis_gyr_zmf100ac_m26_energy_import"
+
+
+async def test_a_spike_is_held_back_and_never_published(rig: Rig) -> None:
+    """1.8.0 jumps to 961561.289 for one readout: the entity keeps its value, then follows."""
+    true_value = rig.sim.value("1.8.0")
+    rig.sim.set_value("1.8.0", "9" + true_value[1:])
+    await rig.refresh()
+    assert rig.coordinator.last_update_success
+    rig.assert_current()  # the block (the truth) still holds the true value
+    state = rig.hass.states.get(IMPORT)
+    assert state is not None
+    assert state.attributes["held_back_readings"] == 1
+    rig.sim.set_value("1.8.0", true_value)
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()
+    assert "held_back_readings" not in rig.hass.states.get(IMPORT).attributes  # type: ignore[union-attr]
+    assert rig.coordinator.stats.held_back == 1
+    assert rig.coordinator.stats.rejected_decreases == 0
+
+
+async def test_another_meter_on_the_port_is_never_published(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """C.1.0 changes (another meter in front of the head): unavailable until the meter is back."""
+    own = rig.sim.value("C.1.0")
+    rig.sim.set_value("C.1.0", "99999999")
+    rig.sim.set_value("1.8.0", "071561.289")
+    await rig.refresh()
+    rig.assert_unavailable()
+    assert rig.coordinator.stats.failures == {"other_meter": 1}
+    rig.sim.set_value("C.1.0", own)
+    rig.sim.set_value("1.8.0", rig.block.decode("latin-1").split("1.8.0(")[1][:10])
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()
+
+
+async def test_overflow_and_negative_values_are_never_published(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 400-digit total and voltage, then a negative total: nothing non-finite or negative."""
+    huge = "9" * 400
+    rig.sim.set_value("1.8.0", huge)
+    rig.sim.set_value("32.7", huge)
+    rig.sim.set_value("2.8.0", "-00010.490")
+    await rig.refresh()
+    assert rig.coordinator.last_update_success
+    states = rig.states()
+    assert states["1.8.0"] == str(rig.truths[-1]["1.8.0"])  # the last accepted total stays
+    assert states["2.8.0"] == str(rig.truths[-1]["2.8.0"])
+    assert states["32.7"] == STATE_UNKNOWN
+    rig.truths.append({**rig.truths[-1], "32.7": None})  # unknown is what it must show now
+    assert "non-finite" not in caplog.text
+    assert rig.coordinator.stats.invalid_numbers == 3
+
+    rig.sim.set_value("1.8.0", rig.block.decode("latin-1").split("1.8.0(")[1][:10])
+    rig.sim.set_value("32.7", "241")
+    rig.sim.set_value("2.8.0", "000010.490")
+    rig.bump()
+    await rig.refresh()
+    rig.assert_current()

@@ -1,4 +1,8 @@
-"""Sensors of simulated meters: entities, device, values, and the Energy dashboard's verdict."""
+"""Sensors of recorded meters (the corpus through the injected reader): entities, device, values.
+
+Entity snapshots over six meters of the corpus (electricity with and without units, push meters,
+a heat meter) with the pre-selected data sets, or every numeric one for the heat meter.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,21 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.const import DOMAIN
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
-from meter_sim.simulator import MeterSimulator
 
-from .meter import E350_SERIAL, meter_entry
+from .meter import E350_CODES, E350_SERIAL, ScriptedMeter, corpus_entry, corpus_readout, with_values
 
 PREFIX = "sensor.landis_gyr_zmf100ac_m26"
+E350 = corpus_readout(5)
+
+# corpus meter -> data sets (None: the pre-selection, as the config flow offers it)
+SNAPSHOT_METERS: dict[int, list[str] | None] = {
+    5: None,  # Landis+Gyr E350, mode C, units glued
+    8: None,  # Iskra MT174, full OBIS codes, history values
+    10: None,  # Iskra ME162
+    16: ["0.0", "6.8", "6.26", "6.31"],  # Kamstrup Multical 66 heat meter: GJ, m³, h
+    18: None,  # EMH eHZ push meter without units
+    20: None,  # EasyMeter Q3D push meter
+}
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> DlmsCoordinator:
@@ -25,23 +39,33 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> DlmsCoordinator
     return entry.runtime_data
 
 
+def _e350(**options: object) -> MockConfigEntry:
+    return corpus_entry(5, title="Landis+Gyr ZMF100AC.M26", **options)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("nn", sorted(SNAPSHOT_METERS))
 async def test_entities(
     hass: HomeAssistant,
-    simulator: MeterSimulator,
+    scripted: ScriptedMeter,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
+    nn: int,
 ) -> None:
-    """One entity per data set of the E350, named, classed and valued from the catalog."""
-    entry = meter_entry(simulator)
+    """One entity per chosen data set, named, classed and valued from the catalog."""
+    entry = corpus_entry(nn, codes=SNAPSHOT_METERS[nn])
+    scripted.then(corpus_readout(nn))
     await _setup(hass, entry)
+    assert er.async_entries_for_config_entry(entity_registry, entry.entry_id)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
 async def test_device(
-    hass: HomeAssistant, simulator: MeterSimulator, device_registry: dr.DeviceRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, device_registry: dr.DeviceRegistry
 ) -> None:
     """One device per meter: maker, model, serial number and firmware from the readout."""
-    entry = meter_entry(simulator)
+    scripted.then(E350)
+    entry = _e350(codes=E350_CODES)
     await _setup(hass, entry)
     devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
     assert len(devices) == 1
@@ -55,10 +79,11 @@ async def test_device(
 
 
 async def test_unique_ids_and_categories(
-    hass: HomeAssistant, simulator: MeterSimulator, entity_registry: er.EntityRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, entity_registry: er.EntityRegistry
 ) -> None:
     """unique_id = serial number + normalised code; identification is diagnostic."""
-    entry = meter_entry(simulator)
+    scripted.then(E350)
+    entry = _e350(codes=E350_CODES)
     await _setup(hass, entry)
     serial = entity_registry.async_get(f"{PREFIX}_serial_number")
     assert serial is not None
@@ -71,11 +96,11 @@ async def test_unique_ids_and_categories(
 
 
 async def test_value_that_is_no_number_is_unknown(
-    hass: HomeAssistant, simulator: MeterSimulator
+    hass: HomeAssistant, scripted: ScriptedMeter
 ) -> None:
     """A numeric register that does not parse is unknown, never 0; a code not sent too."""
-    simulator.set_value("32.7", "ERR")
-    await _setup(hass, meter_entry(simulator, codes=["32.7", "1.8.0", "1.8.3"]))
+    scripted.then(with_values(E350, _32_7="ERR"))
+    await _setup(hass, _e350(codes=["32.7", "1.8.0", "1.8.3"]))
     assert hass.states.get(f"{PREFIX}_voltage_l1").state == STATE_UNKNOWN
     assert hass.states.get(f"{PREFIX}_energy_import").state == "61561.289"
     tariff_3 = hass.states.get(f"{PREFIX}_energy_import_tariff_3")
@@ -83,18 +108,31 @@ async def test_value_that_is_no_number_is_unknown(
     assert tariff_3.attributes["unit_of_measurement"] == "kWh"
 
 
-async def test_blank_text_is_unknown(hass: HomeAssistant, simulator: MeterSimulator) -> None:
+async def test_a_total_missing_from_a_later_readout_keeps_its_value(
+    hass: HomeAssistant, scripted: ScriptedMeter
+) -> None:
+    """A total absent or unreadable in one readout shows the last accepted value, never 0."""
+    scripted.then(E350)
+    coordinator = await _setup(hass, _e350(codes=["1.8.0"]))
+    scripted.then(with_values(E350, _1_8_0="ERR"))
+    await coordinator.async_refresh()
+    assert hass.states.get(f"{PREFIX}_energy_import").state == "61561.289"
+
+
+async def test_blank_text_is_unknown(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
     """C.1.1 sent as spaces: unknown."""
-    await _setup(hass, meter_entry(simulator, codes=["96.1.1", "0.2.0"]))
+    scripted.then(E350)
+    await _setup(hass, _e350(codes=["96.1.1", "0.2.0"]))
     assert hass.states.get(f"{PREFIX}_equipment_id").state == STATE_UNKNOWN
     assert hass.states.get(f"{PREFIX}_firmware").state == "M26"
 
 
 async def test_without_chosen_codes_the_defaults_are_used(
-    hass: HomeAssistant, simulator: MeterSimulator
+    hass: HomeAssistant, scripted: ScriptedMeter
 ) -> None:
     """An entry without codes gets the pre-selected ones of the first readout."""
-    coordinator = await _setup(hass, meter_entry(simulator, codes=[]))
+    scripted.then(E350)
+    coordinator = await _setup(hass, _e350(codes=[]))
     assert list(coordinator.specs) == [
         "96.1.0",
         "1.8.1",
@@ -112,13 +150,13 @@ async def test_without_chosen_codes_the_defaults_are_used(
     ]
 
 
-@pytest.mark.parametrize("sim_profile", ["iskra_mt174"])
 async def test_history_values_are_disabled(
-    hass: HomeAssistant, simulator: MeterSimulator, entity_registry: er.EntityRegistry
+    hass: HomeAssistant, scripted: ScriptedMeter, entity_registry: er.EntityRegistry
 ) -> None:
     """History entries (F 0..99) exist but are disabled by default; full codes are named."""
     codes = ["1-0:1.8.0*255", "1-0:1.8.0*1", "1-0:1.6.0*255", "0-0:96.1.0*255"]
-    entry = meter_entry(simulator, codes=codes, serial="63355730", title="Iskra MT174")
+    scripted.then(corpus_readout(8))
+    entry = corpus_entry(8, codes=codes, title="Iskra MT174")
     await _setup(hass, entry)
     entries = {
         reg.unique_id.removeprefix("63355730_"): reg
@@ -132,18 +170,10 @@ async def test_history_values_are_disabled(
     assert hass.states.get("sensor.iskra_mt174_serial_number").state == "63355730"
 
 
-@pytest.mark.parametrize("sim_profile", ["emh_ehz"])
-async def test_push_meter_without_units(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """An EMH eHZ (mode D, 9600 Bd) sends 1.8.1 without a unit: kWh energy all the same."""
-    entry = meter_entry(
-        simulator,
-        codes=["1-0:1.8.1*255", "1-0:96.5.5*255"],
-        serial="331200-5009810",
-        title="EMH eHZ",
-        mode="D",
-        baudrate="9600",
-        checksum="none",
-    )
+async def test_push_meter_without_units(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
+    """An EMH eHZ sends 1.8.1 without a unit: kWh energy all the same."""
+    scripted.then(corpus_readout(18))
+    entry = corpus_entry(18, codes=["1-0:1.8.1*255", "1-0:96.5.5*255"], title="EMH eHZ")
     await _setup(hass, entry)
     energy = hass.states.get("sensor.emh_ehz_energy_import_tariff_1")
     assert energy.state == "32942.0231"
@@ -151,3 +181,20 @@ async def test_push_meter_without_units(hass: HomeAssistant, simulator: MeterSim
     assert energy.attributes["state_class"] == "total_increasing"
     assert energy.attributes["unit_of_measurement"] == "kWh"
     assert hass.states.get("sensor.emh_ehz_status_register").state == "80"
+
+
+async def test_heat_meter_totals_are_guarded(hass: HomeAssistant, scripted: ScriptedMeter) -> None:
+    """Kamstrup heat meter: GJ heat, m³ volume and hours are lifetime totals under the guard."""
+    heat = corpus_readout(16)
+    scripted.then(heat)
+    coordinator = await _setup(hass, corpus_entry(16, codes=["6.8", "6.26", "6.31"], title="Heat"))
+    assert {key: spec.guard_decrease for key, spec in coordinator.specs.items()} == {
+        "6.8": True,
+        "6.26": True,
+        "6.31": True,
+    }
+    scripted.then(with_values(heat, _6_8="99433.65", _6_26="03000.00", _6_31="0109869"))
+    await coordinator.async_refresh()
+    assert hass.states.get("sensor.heat_register_6_8").state == "433.65"  # jump held back
+    assert hass.states.get("sensor.heat_register_6_26").state == "3052.95"  # decrease
+    assert hass.states.get("sensor.heat_register_6_31").state == "109869.0"

@@ -17,11 +17,20 @@ PLATFORMS: Final = ("sensor",)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: DlmsConfigEntry) -> bool:
-    """Read the meter once (not ready if it does not answer), then add its sensors."""
+    """Read the meter once (not ready if it does not answer), then add its sensors.
+
+    The accepted totals of the value guard are restored first; a readout the config flow just
+    took (``hass.data[DOMAIN]["probe_readouts"][unique_id]``) replaces the first read.
+    """
+    from .const import DOMAIN
     from .coordinator import DlmsCoordinator
 
     coordinator = DlmsCoordinator(hass, entry)
-    await coordinator.async_config_entry_first_refresh()
+    await coordinator.async_load()
+    # the config flow's probe readout (contract 8): processed like a fresh read, no second read
+    probed = hass.data.get(DOMAIN, {}).get("probe_readouts", {}).pop(entry.unique_id, None)
+    if probed is None or not await coordinator.async_start_from(probed):
+        await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

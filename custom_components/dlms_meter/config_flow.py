@@ -65,6 +65,7 @@ from .const import (
     ERROR_KINDS,
     MIN_UPDATE_INTERVAL,
 )
+from .coordinator import CONF_MAX_POWER
 from .iec62056 import Checksum, Iec62056Error, Readout, Value
 from .probe import (
     BAUDRATE_AUTO,
@@ -485,6 +486,7 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
                         **entry.options,
                         CONF_UPDATE_INTERVAL: interval,
                         CONF_CODES: list(user_input[CONF_CODES]),
+                        CONF_MAX_POWER: float(user_input.get(CONF_MAX_POWER) or 0),
                         **user_input[ADVANCED],
                     }
                 )
@@ -504,12 +506,23 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
                 vol.Required(CONF_CODES): _codes_selector(
                     code_options(values, entry.options.get(CONF_CODES, []), names)
                 ),
+                # value guard (energy): kW the totals may grow at; 0 = derived from the meter
+                vol.Optional(CONF_MAX_POWER): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=100000,
+                        step=1,
+                        unit_of_measurement="kW",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
                 vol.Required(ADVANCED): section(_advanced_schema(), {"collapsed": True}),
             }
         )
         suggested = user_input or {
             CONF_UPDATE_INTERVAL: entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
             CONF_CODES: entry.options.get(CONF_CODES, []),
+            CONF_MAX_POWER: entry.options.get(CONF_MAX_POWER, 0),
             ADVANCED: _entry_advanced(entry),
         }
         return self.async_show_form(

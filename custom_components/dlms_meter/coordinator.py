@@ -1,11 +1,20 @@
 """Reading the meter: one read cycle per update, never two at once, the port always released.
 
-* Each update runs one :func:`read_meter` cycle under a lock. The read runs as its own task, so an
-  unload, a failed setup or Home Assistant stopping cancels it and the port is closed at once.
+* Each update runs one read cycle under a lock, through the entry's *reader* (a callable
+  ``(port, settings) -> Readout``; the library's :func:`read_meter` unless a test put another one
+  in ``hass.data[DATA_READER]``). The read runs as its own task, so an unload, a failed setup or
+  Home Assistant stopping cancels it and the port is closed at once.
 * Errors become :class:`UpdateFailed` with a translation per error kind; the entities turn
   unavailable (never 0) and :class:`DataUpdateCoordinator` logs once when the meter goes away and
-  once when it is back. A readout whose block check failed is never published.
-* A lifetime energy total lower than the last accepted one is not published (the last value stays).
+  once when it is back. A readout whose block check failed is never published. Ports are masked
+  (:func:`mask_port`) wherever they reach a message, a log line, a task name or an issue.
+* A readout from another meter (another serial number) is never published: the entities go
+  unavailable and a repair issue offers to adopt the replacement meter.
+* Every number is converted to the unit its entity was created with; a unit that does not convert
+  makes that entity unavailable, with a repair issue. Only finite numbers below 1e15 are published;
+  text loses control characters and is cut to 255 characters.
+* Lifetime totals pass the value guard (:mod:`.guard`); what it accepted survives restarts (a
+  :class:`Store` per entry).
 * The update interval is never shorter than the last read took plus the standard's quiet time; if
   the configured one is, the longer one is used and a repair issue says so. Another repair issue
   appears after :data:`FAILURES_BEFORE_ISSUE` failed cycles in a row; the first good read clears it.
@@ -14,11 +23,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 import math
+import re
 import time
 from typing import Any, Final, override
 
@@ -26,10 +36,12 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
-from . import catalog, issues
+from . import catalog, issues, units
 from .catalog import SensorSpec
 from .const import (
     CONF_CODES,
@@ -47,14 +59,60 @@ from .const import (
     MIN_UPDATE_INTERVAL,
     QUIET_TIME,
 )
-from .iec62056 import ChecksumError, Iec62056Error, Readout, Value, read_meter
-from .probe import settings_from_options
+from .guard import (
+    DEFAULT_MAX_FLOW_M3_PER_H,
+    DEFAULT_MAX_HOURS_PER_H,
+    DEFAULT_MAX_POWER_KW,
+    POWER_HEADROOM,
+    TotalGuard,
+    Verdict,
+    is_sane,
+    step_of,
+)
+from .iec62056 import (
+    ChecksumError,
+    Iec62056Error,
+    Readout,
+    ReadSettings,
+    Value,
+    parse_obis,
+    read_meter,
+)
+from .iec62056.redact import mask_port, mask_text
+from .probe import serial_number, settings_from_options
 
 _LOGGER = logging.getLogger(__package__)
 
 type DlmsConfigEntry = ConfigEntry[DlmsCoordinator]
+type Reader = Callable[[str, ReadSettings], Coroutine[Any, Any, Readout]]
+type Clock = Callable[[], float]
+
+# Injection points (tests, soak): the reader every new coordinator uses, and the clock of the
+# value guard (seconds since the epoch). Without them: read_meter and time.time.
+DATA_READER: Final[HassKey[Reader]] = HassKey(f"{DOMAIN}_reader")
+DATA_CLOCK: Final[HassKey[Clock]] = HassKey(f"{DOMAIN}_clock")
+
+CONF_MAX_POWER: Final = "max_power"  # options: kW the totals may grow at (0/missing: derived)
 
 GENERIC_ERROR_KEY: Final = "read_failed"
+OTHER_METER_KEY: Final = "other_meter"
+# error kinds of the library that have their own translated message (contract 2 adds the last
+# three; until the library has them the coordinator knows them by name)
+KNOWN_KINDS: Final = ERROR_KINDS | {"readout_too_long", "read_time_limit", "sml"}
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 10  # seconds; also written on unload and when Home Assistant stops
+MAX_TEXT: Final = 255  # Home Assistant's limit for a state
+_CONTROL: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")
+# (voltage, current) data sets per phase, for the power a meter was seen to carry
+_VOLTAGE_C: Final = frozenset({32, 52, 72})  # per phase; the current is C - 1 (31, 51, 71)
+_POWER_UNITS: Final = ("W", "var", "VA")
+
+
+def clean_text(text: str) -> str | None:
+    """A text state: no control characters or escape sequences, at most 255 characters."""
+    cleaned = _CONTROL.sub("", text).strip()
+    return cleaned[:MAX_TEXT] or None
 
 
 @dataclass(slots=True)
@@ -69,6 +127,14 @@ class ReadStatistics:
     baudrate: int | None = None
     last_success: datetime | None = None
     rejected_decreases: int = 0
+    held_back: int = 0
+    confirmed_jumps: int = 0
+    invalid_numbers: int = 0
+    unit_mismatches: int = 0
+
+    def count_failure(self, kind: str) -> None:
+        """One failed cycle of ``kind``."""
+        self.failures[kind] = self.failures.get(kind, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -83,15 +149,27 @@ class ReadStatistics:
             "negotiated_baudrate": self.baudrate,
             "last_success": None if self.last_success is None else self.last_success.isoformat(),
             "rejected_energy_decreases": self.rejected_decreases,
+            "held_back_jumps": self.held_back,
+            "confirmed_jumps": self.confirmed_jumps,
+            "invalid_numbers": self.invalid_numbers,
+            "unit_mismatches": self.unit_mismatches,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class MeterData:
-    """One published readout: the first value of each data set by key, after the energy guard."""
+    """One published readout: the values by key and what each entity shows.
+
+    ``values`` holds the first value of each data set as sent; ``states`` the state of each
+    entity after units, the guard and the sanity checks; ``unavailable`` the entities whose unit
+    no longer converts; ``held`` the totals whose newest reading is held back (readings held).
+    """
 
     readout: Readout
     values: Mapping[str, Value]
+    states: Mapping[str, float | str | None] = field(default_factory=dict)
+    unavailable: frozenset[str] = frozenset()
+    held: Mapping[str, int] = field(default_factory=dict)
 
 
 class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
@@ -99,9 +177,17 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
 
     config_entry: DlmsConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: DlmsConfigEntry) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: DlmsConfigEntry,
+        *,
+        reader: Reader | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         """Set up from the entry: port in ``data``, interval, codes and protocol in ``options``."""
         self.port: str = entry.data[CONF_PORT]
+        self.masked_port = mask_port(self.port)
         self.settings = settings_from_options(entry.options)
         self.configured_interval = max(
             int(entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)),
@@ -111,17 +197,29 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             hass,
             _LOGGER,
             config_entry=entry,
-            name=entry.title,
+            name=mask_text(entry.title, self.port),
             update_interval=timedelta(seconds=self.configured_interval),
         )
+        self.reader: Reader = reader or hass.data.get(DATA_READER) or read_meter
+        self.clock: Clock = clock or hass.data.get(DATA_CLOCK) or time.time
         self.serial_number: str = str(
             entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id or entry.entry_id
         )
+        self._expected_serial: str | None = entry.data.get(CONF_SERIAL_NUMBER) or None
+        self.other_serial: str | None = None
         self.stats = ReadStatistics()
         self.readout: Readout | None = None
         self.specs: dict[str, SensorSpec] = {}
         self._codes: list[str] = list(entry.options.get(CONF_CODES) or [])
-        self._accepted: dict[str, tuple[float, Value]] = {}
+        self.max_power_option = float(entry.options.get(CONF_MAX_POWER) or 0.0)
+        self.max_power_seen = 0.0  # kW
+        self.guards: dict[str, TotalGuard] = {}
+        self._units: dict[str, str] = {}  # the unit each entity was created with (stored)
+        self._restored: dict[str, tuple[str | None, TotalGuard]] = {}
+        self._unit_issues: set[str] = set()
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
         self._lock = asyncio.Lock()
         self._read_task: asyncio.Task[Readout] | None = None
         entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_on_stop))
@@ -151,11 +249,56 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    async def async_load(self) -> None:
+        """Restore what the guard accepted before a restart (same meter only)."""
+        stored = await self._store.async_load()
+        if not isinstance(stored, dict) or stored.get("serial") != self.serial_number:
+            return
+        units_ = stored.get("units")
+        if isinstance(units_, dict):
+            self._units = {str(key): str(unit) for key, unit in units_.items()}
+        totals = stored.get("totals")
+        if isinstance(totals, dict):
+            for key, data in totals.items():
+                unit = data.get("unit") if isinstance(data, dict) else None
+                self._restored[str(key)] = (unit, TotalGuard.from_dict(data))
+        seen = stored.get("max_power_seen")
+        if isinstance(seen, int | float) and is_sane(seen) and seen > 0:
+            self.max_power_seen = float(seen)
+
+    def _stored(self) -> dict[str, Any]:
+        totals: dict[str, Any] = {
+            key: {"unit": unit, **guard.as_dict()} for key, (unit, guard) in self._restored.items()
+        }
+        for key, guard in self.guards.items():
+            if guard.accepted is not None:
+                totals[key] = {"unit": self.specs[key].unit, **guard.as_dict()}
+        return {
+            "serial": self.serial_number,
+            "units": dict(self._units),
+            "totals": totals,
+            "max_power_seen": self.max_power_seen,
+        }
+
+    async def async_save(self) -> None:
+        """Write the accepted totals now (unload, re-adoption)."""
+        await self._store.async_save(self._stored())
+
+    async def async_forget(self) -> None:
+        """Drop every accepted total (a replacement meter starts afresh)."""
+        self.guards.clear()
+        self._restored.clear()
+        self._units.clear()
+        self.max_power_seen = 0.0
+        await self._store.async_remove()
+
     @override
     async def async_shutdown(self) -> None:
         """Stop polling and cancel a read in flight, so the port is closed now."""
         await super().async_shutdown()
         await self._async_cancel_read()
+        if self.specs:
+            await self.async_save()
 
     async def _async_on_stop(self, _event: Event) -> None:
         await self._async_cancel_read()
@@ -166,55 +309,124 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             task.cancel()
             await asyncio.wait([task])  # read_meter closes the port while it unwinds
 
+    async def async_start_from(self, readout: Readout) -> bool:
+        """Publish a readout the config flow just took (no second read); False if refused."""
+        started = time.monotonic()
+        self.stats.reads += 1
+        try:
+            data = self._process(readout, time.monotonic() - started)
+        except UpdateFailed:
+            return False
+        self.async_set_updated_data(data)
+        return True
+
     # --- one update -----------------------------------------------------------------------
 
     @override
     async def _async_update_data(self) -> MeterData:
         async with self._lock:
+            started = time.monotonic()
             readout = await self._async_read()
+            return self._process(readout, time.monotonic() - started)
+
+    async def _async_read(self) -> Readout:
+        self.stats.reads += 1
+        self._read_task = asyncio.create_task(
+            self.reader(self.port, self.settings), name=f"{DOMAIN} read {self.masked_port}"
+        )
+        try:
+            return await self._read_task
+        except Iec62056Error as err:
+            # the cause keeps its kind, without the secrets its message may carry
+            raise self._failed(err) from self._masked(err)
+        finally:
+            self._read_task = None
+
+    def _process(self, readout: Readout, duration: float) -> MeterData:
+        """Check a complete readout and turn it into what the entities show."""
+        if readout.checksum_ok is False:
+            err = ChecksumError("the block check of the readout failed")
+            raise self._failed(err) from err
+        self._check_identity(readout)
+        self._succeeded(readout, duration)
         self.readout = readout
         datasets = catalog.datasets_by_key(readout)
         if not self.specs:
             self._describe(datasets)
         values = {key: ds.value for key, ds in datasets.items() if ds.value is not None}
-        self._guard_totals(values)
-        return MeterData(readout, values)
+        self._see_power(values)
+        now = self.clock()
+        states: dict[str, float | str | None] = {}
+        unavailable: set[str] = set()
+        held: dict[str, int] = {}
+        for key, spec in self.specs.items():
+            value = values.get(key)
+            if not spec.numeric:
+                states[key] = None if value is None else clean_text(value.value)
+                continue
+            number = self._convert(key, spec, value)
+            if number is False:
+                unavailable.add(key)
+                continue
+            if spec.guard_decrease:
+                number = self._guarded(key, spec, number, value, now, held)
+            elif number is not None and not is_sane(number):
+                self.stats.invalid_numbers += 1
+                number = None
+            states[key] = number
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        return MeterData(readout, values, states, frozenset(unavailable), held)
 
-    async def _async_read(self) -> Readout:
-        self.stats.reads += 1
-        started = time.monotonic()
-        self._read_task = asyncio.create_task(
-            read_meter(self.port, self.settings), name=f"{DOMAIN} read {self.port}"
+    def _check_identity(self, readout: Readout) -> None:
+        """Another serial number than the entry's: nothing is published."""
+        found = serial_number(readout)
+        if self._expected_serial is None or found is None or found == self._expected_serial:
+            self.other_serial = None
+            issues.async_delete(self.hass, self.config_entry, issues.ISSUE_OTHER_METER)
+            return
+        self.other_serial = found
+        self.stats.count_failure(OTHER_METER_KEY)
+        issues.async_create_other_meter(
+            self.hass, self.config_entry, serial=found, port=self.masked_port
         )
-        try:
-            readout = await self._read_task
-            if readout.checksum_ok is False:
-                raise ChecksumError("the block check of the readout failed")
-        except Iec62056Error as err:
-            self._failed(err)
-            key = err.kind if err.kind in ERROR_KINDS else GENERIC_ERROR_KEY
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders={"port": self.port, "error": str(err) or err.kind},
-            ) from err
-        finally:
-            self._read_task = None
-        self._succeeded(readout, time.monotonic() - started)
-        return readout
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key=OTHER_METER_KEY,
+            translation_placeholders={"port": self.masked_port, "serial": found},
+        )
 
-    def _failed(self, err: Iec62056Error) -> None:
+    def _masked(self, err: Iec62056Error) -> Iec62056Error:
+        """``err`` as it may reach a log: the same class and kind, the port masked."""
+        text = mask_text(str(err), self.port)
+        if text == str(err):
+            return err
+        try:
+            masked = type(err)(text)
+        except TypeError:  # an error class with another constructor: a plain copy of the kind
+            masked = Iec62056Error(text)
+            masked.kind = err.kind  # type: ignore[misc]
+        masked.__suppress_context__ = True
+        return masked
+
+    def _failed(self, err: Iec62056Error) -> UpdateFailed:
         stats = self.stats
-        stats.failures[err.kind] = stats.failures.get(err.kind, 0) + 1
+        kind = str(err.kind)
+        stats.count_failure(kind)
         stats.consecutive_failures += 1
+        message = mask_text(str(err) or kind, self.port)
         if stats.consecutive_failures >= FAILURES_BEFORE_ISSUE:
             issues.async_create_meter_not_answering(
                 self.hass,
                 self.config_entry,
-                port=self.port,
+                port=self.masked_port,
                 failures=stats.consecutive_failures,
-                error=str(err) or err.kind,
+                error=message,
             )
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key=kind if kind in KNOWN_KINDS else GENERIC_ERROR_KEY,
+            translation_placeholders={"port": self.masked_port, "error": message},
+        )
 
     def _succeeded(self, readout: Readout, duration: float) -> None:
         stats = self.stats
@@ -248,32 +460,162 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         )
 
     def _describe(self, datasets: Mapping[str, Any]) -> None:
-        """Fix what each chosen code is from the first good readout (its unit)."""
+        """Fix what each chosen code is: the unit stored at creation, else the first readout's."""
         codes = self._codes or catalog.preselect(datasets)
         for code in dict.fromkeys(codes):
             dataset = datasets.get(code)
             value = dataset.value if dataset is not None else None
-            self.specs[code] = catalog.describe(code, value.unit if value is not None else None)
+            sent = value.unit if value is not None else None
+            stored = self._units.get(code)
+            unit = stored if stored is not None and self._converts(sent, stored) else sent
+            spec = catalog.describe(code, unit)
+            self.specs[code] = spec
+            if spec.numeric and spec.unit is not None:
+                self._units[code] = spec.unit
 
-    def _guard_totals(self, values: dict[str, Value]) -> None:
-        """Keep the last accepted value of a lifetime total that went down."""
-        for code, spec in self.specs.items():
-            if not spec.guard_decrease or (value := values.get(code)) is None:
-                continue
-            number = catalog.parse_number(value.value)
-            if number is None:
-                continue
-            last = self._accepted.get(code)
-            if last is not None and number < last[0]:
-                self.stats.rejected_decreases += 1
-                _LOGGER.warning(
-                    "%s: %s went down from %s to %s; keeping %s (meter glitch or a bad read)",
-                    self.name,
-                    code,
-                    last[0],
-                    number,
-                    last[0],
+    @staticmethod
+    def _converts(sent: str | None, unit: str) -> bool:
+        ha_unit = catalog.normalize_unit(sent)
+        return ha_unit is None or units.factor(ha_unit, unit) is not None
+
+    # --- values ---------------------------------------------------------------------------
+
+    def _convert(self, key: str, spec: SensorSpec, value: Value | None) -> float | bool | None:
+        """The number in the entity's unit; None if absent; False if the unit does not convert."""
+        number = catalog.parse_number(value.value) if value is not None else None
+        if value is None or number is None:
+            return None
+        sent = catalog.normalize_unit(value.unit) or spec.unit  # no unit: the entity's
+        converted = units.convert(number, sent, spec.unit) if is_sane(number) else number
+        if converted is not None:
+            self._unit_fixed(key)
+            return converted
+        self.stats.unit_mismatches += 1
+        if key not in self._unit_issues:
+            self._unit_issues.add(key)
+            _LOGGER.warning(
+                "%s: %s is now sent in %s, which does not convert to %s; entity unavailable",
+                self.name,
+                key,
+                sent,
+                spec.unit,
+            )
+            issues.async_create_unit_changed(
+                self.hass, self.config_entry, key=key, unit=spec.unit or "-", sent=sent or "-"
+            )
+        return False
+
+    def _unit_fixed(self, key: str) -> None:
+        if key in self._unit_issues:
+            self._unit_issues.discard(key)
+            issues.async_delete(self.hass, self.config_entry, issues.unit_kind(key))
+
+    def _guard(self, key: str, spec: SensorSpec) -> TotalGuard:
+        guard = self.guards.get(key)
+        if guard is None:
+            unit, guard = self._restored.pop(key, (spec.unit, TotalGuard()))
+            if guard.accepted is not None and unit != spec.unit:
+                value = units.convert(guard.accepted.value, unit, spec.unit)
+                guard = (
+                    TotalGuard()
+                    if value is None
+                    else TotalGuard.from_dict(
+                        {"accepted": {"value": value, "time": guard.accepted.time}}
+                    )
                 )
-                values[code] = last[1]
+            self.guards[key] = guard
+        return guard
+
+    def _guarded(
+        self,
+        key: str,
+        spec: SensorSpec,
+        number: float | None,
+        value: Value | None,
+        now: float,
+        held: dict[str, int],
+    ) -> float | None:
+        """The value a lifetime total shows: the guard's last accepted one."""
+        guard = self._guard(key, spec)
+        last = guard.accepted
+        if number is None or value is None:
+            return None if last is None else last.value
+        step = step_of(value.value) * (
+            units.factor(catalog.normalize_unit(value.unit), spec.unit) or 1.0
+        )
+        verdict = guard.check(number, now, self.max_per_hour(spec.unit), step)
+        stats = self.stats
+        if verdict is Verdict.DECREASE:
+            stats.rejected_decreases += 1
+            assert last is not None
+            _LOGGER.warning(
+                "%s: %s went down from %s to %s; keeping %s (meter glitch or a bad read)",
+                self.name,
+                key,
+                last.value,
+                number,
+                last.value,
+            )
+        elif verdict is Verdict.HELD:
+            stats.held_back += 1
+            _LOGGER.warning(
+                "%s: %s jumped from %s to %s, faster than the meter can count; held back until"
+                " the next readings confirm it",
+                self.name,
+                key,
+                None if last is None else last.value,
+                number,
+            )
+        elif verdict is Verdict.INVALID:
+            stats.invalid_numbers += 1
+        elif verdict is Verdict.CONFIRMED:
+            stats.confirmed_jumps += 1
+            _LOGGER.info(
+                "%s: %s jump to %s confirmed by the following readings", self.name, key, number
+            )
+        if guard.holding:
+            held[key] = len(guard.held)
+        return None if guard.accepted is None else guard.accepted.value
+
+    def max_per_hour(self, unit: str | None) -> float:
+        """How much a total in ``unit`` may grow per hour (generous; see the guard)."""
+        power_kw = self.max_power_option or max(
+            DEFAULT_MAX_POWER_KW, POWER_HEADROOM * self.max_power_seen
+        )
+        for base, per_hour in (
+            ("kWh", power_kw),
+            ("kvarh", power_kw),
+            ("kVAh", power_kw),
+            ("m³", DEFAULT_MAX_FLOW_M3_PER_H),
+            ("h", DEFAULT_MAX_HOURS_PER_H),
+        ):
+            if (scale := units.factor(unit, base)) is not None:
+                return per_hour / scale
+        return math.inf
+
+    def _see_power(self, values: Mapping[str, Value]) -> None:
+        """Remember the largest power the meter measured (kW): power registers, V x I per phase."""
+        largest = 0.0
+        for value in values.values():
+            number = catalog.parse_number(value.value)
+            unit = catalog.normalize_unit(value.unit)
+            if number is None or not is_sane(number) or unit is None:
                 continue
-            self._accepted[code] = (number, value)
+            for base in _POWER_UNITS:
+                if (scale := units.factor(unit, base)) is not None:
+                    largest = max(largest, abs(number) * scale / 1000)
+        volts: dict[int, float] = {}
+        amps: dict[int, float] = {}
+        for key, value in values.items():
+            code = parse_obis(key)
+            number = catalog.parse_number(value.value)
+            if code is None or code.d != 7 or code.is_history or number is None:
+                continue
+            unit = catalog.normalize_unit(value.unit)
+            if code.c in _VOLTAGE_C:
+                volts.setdefault(code.c, number * (units.factor(unit, "V") or 1.0))
+            elif code.c + 1 in _VOLTAGE_C:
+                amps.setdefault(code.c + 1, number * (units.factor(unit, "A") or 1.0))
+        phases = sum(abs(volts[c] * amps[c]) for c in volts.keys() & amps.keys()) / 1000
+        phases = phases if is_sane(phases) else 0.0
+        self.max_power_seen = max(self.max_power_seen, largest, phases)

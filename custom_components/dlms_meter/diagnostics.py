@@ -1,7 +1,9 @@
 """Diagnostics: settings, identification, the last raw readout and the read statistics.
 
 The meter's serial number and device address are redacted wherever they appear, also in the raw
-readout text (the values of every data set that carries an id of the meter).
+readout text (the values of every data set that carries an id of the meter). The port is shown
+masked (credentials and secret parameters of a port URL replaced by ``***``), and so is every
+other text that could carry it; a password option is redacted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.config_entries import ConfigEntryState
 
 from . import catalog
-from .const import CONF_ADDRESS, CONF_SERIAL_NUMBER
+from .const import CONF_ADDRESS, CONF_PORT, CONF_SERIAL_NUMBER
+from .iec62056.redact import mask_port, mask_text
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from .coordinator import DlmsConfigEntry
     from .iec62056 import Readout
 
-TO_REDACT: Final = {CONF_SERIAL_NUMBER, CONF_ADDRESS}
+TO_REDACT: Final = {CONF_SERIAL_NUMBER, CONF_ADDRESS, "password"}
 _MARKERS: Final = {0x01: "<SOH>", 0x02: "<STX>", 0x03: "<ETX>", 0x04: "<EOT>", 0x06: "<ACK>"}
 
 
@@ -57,10 +60,14 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
     readout = coordinator.readout if coordinator is not None else None
     secrets = _secrets(entry, readout)
+    port = str(entry.data.get(CONF_PORT, ""))
+    data = async_redact_data(dict(entry.data), TO_REDACT)
+    if CONF_PORT in data:
+        data[CONF_PORT] = mask_port(port)
     result: dict[str, Any] = {
         "entry": {
-            "title": _redact_text(entry.title, secrets),
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "title": mask_text(_redact_text(entry.title, secrets), port),
+            "data": data,
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "loaded": coordinator is not None,
@@ -76,6 +83,18 @@ async def async_get_config_entry_diagnostics(
         ),
     }
     result["statistics"] = coordinator.stats.as_dict()
+    result["guard"] = {
+        "max_power_option_kw": coordinator.max_power_option or None,
+        "max_power_seen_kw": round(coordinator.max_power_seen, 3),
+        "totals": {
+            key: {
+                "accepted": None if guard.accepted is None else guard.accepted.value,
+                "held_readings": len(guard.held),
+            }
+            for key, guard in sorted(coordinator.guards.items())
+        },
+        "other_meter_answering": coordinator.other_serial is not None,
+    }
     result["entities"] = sorted(coordinator.specs)
     if readout is None:  # pragma: no cover - a loaded entry always has a readout
         return result

@@ -1,8 +1,12 @@
-"""Repair issues the coordinator raises; the user can act on both (head, interval)."""
+"""Repair issues the coordinator raises; the user can act on each (head, interval, meter, unit).
+
+Ports in placeholders are always masked (the coordinator passes ``mask_port(port)``). The
+interval and the other-meter issues are fixable (see :mod:`.repairs`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.helpers import issue_registry as ir
 
@@ -12,12 +16,19 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-ISSUE_KINDS = (ISSUE_INTERVAL_TOO_SHORT, ISSUE_METER_NOT_ANSWERING)
+ISSUE_OTHER_METER: Final = "other_meter"
+ISSUE_UNIT_CHANGED: Final = "unit_changed"
+ISSUE_KINDS = (ISSUE_INTERVAL_TOO_SHORT, ISSUE_METER_NOT_ANSWERING, ISSUE_OTHER_METER)
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:
     """The id of an issue of ``kind`` for one meter."""
     return f"{kind}_{entry.entry_id}"
+
+
+def unit_kind(key: str) -> str:
+    """The issue kind of a unit change of the data set ``key``."""
+    return f"{ISSUE_UNIT_CHANGED}_{key}"
 
 
 def async_create_interval_too_short(
@@ -28,7 +39,7 @@ def async_create_interval_too_short(
         hass,
         DOMAIN,
         issue_id(ISSUE_INTERVAL_TOO_SHORT, entry),
-        is_fixable=False,
+        is_fixable=True,
         is_persistent=False,
         severity=ir.IssueSeverity.WARNING,
         translation_key=ISSUE_INTERVAL_TOO_SHORT,
@@ -37,13 +48,14 @@ def async_create_interval_too_short(
             "configured": str(configured),
             "needed": str(needed),
         },
+        data={"entry_id": entry.entry_id, "needed": needed},
     )
 
 
 def async_create_meter_not_answering(
     hass: HomeAssistant, entry: ConfigEntry, *, port: str, failures: int, error: str
 ) -> None:
-    """The meter failed several read cycles in a row."""
+    """The meter failed several read cycles in a row (``port`` and ``error`` masked)."""
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -61,6 +73,39 @@ def async_create_meter_not_answering(
     )
 
 
+def async_create_other_meter(
+    hass: HomeAssistant, entry: ConfigEntry, *, serial: str, port: str
+) -> None:
+    """A meter with another serial number answers on the entry's port (``port`` masked)."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(ISSUE_OTHER_METER, entry),
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_OTHER_METER,
+        translation_placeholders={"title": entry.title, "serial": serial, "port": port},
+        data={"entry_id": entry.entry_id, "serial": serial},
+    )
+
+
+def async_create_unit_changed(
+    hass: HomeAssistant, entry: ConfigEntry, *, key: str, unit: str, sent: str
+) -> None:
+    """The data set ``key`` comes in a unit that does not convert to its entity's."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(unit_kind(key), entry),
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_UNIT_CHANGED,
+        translation_placeholders={"title": entry.title, "code": key, "unit": unit, "sent": sent},
+    )
+
+
 def async_delete(hass: HomeAssistant, entry: ConfigEntry, kind: str) -> None:
     """Remove the issue of ``kind`` for this meter, if raised."""
     ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
@@ -68,5 +113,8 @@ def async_delete(hass: HomeAssistant, entry: ConfigEntry, kind: str) -> None:
 
 def async_delete_all(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove every issue of this meter (the entry is being removed)."""
-    for kind in ISSUE_KINDS:
-        async_delete(hass, entry, kind)
+    registry = ir.async_get(hass)
+    suffix = f"_{entry.entry_id}"
+    for domain, issue in list(registry.issues):
+        if domain == DOMAIN and issue.endswith(suffix):
+            ir.async_delete_issue(hass, DOMAIN, issue)

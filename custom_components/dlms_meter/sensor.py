@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
 from homeassistant.const import EntityCategory
 
-from . import catalog
 from .catalog import SensorSpec
 from .entity import DlmsEntity
 
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from .coordinator import DlmsConfigEntry, DlmsCoordinator
 
 PARALLEL_UPDATES = 0  # the coordinator does all reading
+ATTR_HELD_BACK: Final = "held_back_readings"
 
 
 async def async_setup_entry(
@@ -55,11 +55,19 @@ class DlmsSensor(DlmsEntity, SensorEntity):
 
     @property
     @override
+    def available(self) -> bool:
+        """Unavailable also while the meter sends this value in a unit that does not convert."""
+        return super().available and self.key not in self.coordinator.data.unavailable
+
+    @property
+    @override
     def native_value(self) -> float | str | None:
-        """The value in the last good readout; unknown if absent or not a number."""
-        value = self.coordinator.data.values.get(self.key)
-        if value is None:
-            return None
-        if self.spec.numeric:
-            return catalog.parse_number(value.value)
-        return value.value.strip() or None
+        """What the coordinator made of the last good readout (units, guard, sanity checked)."""
+        return self.coordinator.data.states.get(self.key)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """While a jump of a lifetime total is held back: how many readings are held."""
+        held = self.coordinator.data.held.get(self.key)
+        return None if not held else {ATTR_HELD_BACK: held}
