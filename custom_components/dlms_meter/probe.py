@@ -15,12 +15,13 @@ and the coordinator must agree on both.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 import time
 from typing import Any, Final
 
 from .const import (
     CONF_ADDRESS,
+    CONF_ANSWER_BAUDRATE,
     CONF_BAUDRATE,
     CONF_CHECKSUM,
     CONF_MODE,
@@ -41,7 +42,9 @@ type AttemptCallback = Callable[[int, ReadSettings], None]
 
 MODE_AUTO: Final = "auto"
 BAUDRATE_AUTO: Final = "auto"
-MODES: Final = (MODE_AUTO, "A", "B", "C", "D")
+# Selector keys as stored in entries (hassfest: translation keys are lowercase); the library's
+# letters are their upper case ("c" -> "C").
+MODES: Final = (MODE_AUTO, "a", "b", "c", "d")
 BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200)
 PUSH_BAUDRATES: Final = (2400, 9600)
 MAX_ATTEMPTS: Final = 8
@@ -158,12 +161,16 @@ def serial_number(readout: Readout) -> str | None:
 
 
 def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:
-    """The protocol settings stored in a config entry's options (missing keys: library defaults)."""
+    """The protocol settings stored in a config entry's options (missing keys: library defaults).
+
+    The mode is stored as a lowercase selector key ("c"); entries of version 1.1 stored the
+    letter ("C"): both are read.
+    """
     defaults = ReadSettings()
     mode = str(options.get(CONF_MODE, MODE_AUTO))
     baudrate = str(options.get(CONF_BAUDRATE, BAUDRATE_AUTO))
-    return ReadSettings(
-        mode=defaults.mode if mode == MODE_AUTO else mode,
+    settings = ReadSettings(
+        mode=defaults.mode if mode == MODE_AUTO else mode.upper(),
         baudrate=None if baudrate == BAUDRATE_AUTO else int(baudrate),
         checksum=Checksum(options.get(CONF_CHECKSUM, defaults.checksum)),
         address=str(options.get(CONF_ADDRESS, defaults.address)).strip(),
@@ -171,16 +178,33 @@ def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:
         reset_baudrate=bool(options.get(CONF_RESET_BAUDRATE, defaults.reset_baudrate)),
         no_waiting=bool(options.get(CONF_NO_WAITING, defaults.no_waiting)),
     )
+    answer = str(options.get(CONF_ANSWER_BAUDRATE) or "")
+    if answer and _HAS_ANSWER_BAUDRATE:
+        changes: dict[str, Any] = {CONF_ANSWER_BAUDRATE: int(answer)}
+        settings = replace(settings, **changes)
+    return settings
+
+
+# ReadSettings.answer_baudrate (contract 3) exists once the library branch is merged.
+_HAS_ANSWER_BAUDRATE: Final = CONF_ANSWER_BAUDRATE in {f.name for f in fields(ReadSettings)}
+
+
+def answer_baudrate(settings: ReadSettings) -> int | None:
+    """The rate a heat meter answers at when it differs from the request rate (else None)."""
+    value = getattr(settings, CONF_ANSWER_BAUDRATE, None)
+    return value if isinstance(value, int) else None
 
 
 def options_from_settings(settings: ReadSettings) -> dict[str, Any]:
     """The option dict for ``settings`` (the inverse of :func:`settings_from_options`)."""
+    answer = answer_baudrate(settings)
     return {
-        CONF_MODE: settings.mode,
+        CONF_MODE: str(settings.mode).lower(),
         CONF_BAUDRATE: BAUDRATE_AUTO if settings.baudrate is None else str(settings.baudrate),
         CONF_CHECKSUM: str(settings.checksum),
         CONF_ADDRESS: settings.address,
         CONF_WAKEUP: settings.wakeup,
         CONF_RESET_BAUDRATE: settings.reset_baudrate,
         CONF_NO_WAITING: settings.no_waiting,
+        CONF_ANSWER_BAUDRATE: "" if answer is None else str(answer),
     }
