@@ -560,3 +560,39 @@ def test_new_library_error_kinds_have_form_errors(lang: str) -> None:
     for kind in ("readout_too_long", "read_time_limit", "sml"):
         assert errors_tr[kind], kind
     assert "EDL21" in errors_tr["sml"]
+
+
+# --- repository: version, CI, pre-commit -------------------------------------------------------
+
+
+def test_version_in_one_place() -> None:
+    """manifest.json's version is the version; pyproject.toml (not built) must say the same."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == MANIFEST["version"]
+
+
+def test_ci_runs_hassfest_hacs_and_the_test_command() -> None:
+    """.github/workflows: hassfest, the HACS action (integration) and scripts/test on push."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "validate.yml").read_text())
+    assert {"push", "pull_request"} <= set(workflow[True])  # YAML 1.1 reads "on" as True
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    uses = {step.get("uses", "").split("@")[0]: step for step in steps}
+    assert "home-assistant/actions/hassfest" in uses
+    assert uses["hacs/action"]["with"]["category"] == "integration"
+    assert any(step.get("run", "").strip() == "scripts/test" for step in steps)
+    assert "scripts/test" in (ROOT / "README.md").read_text()
+
+
+def test_pre_commit_runs_ruff_format_and_strict_mypy() -> None:
+    """.pre-commit-config.yaml: ruff, ruff format and mypy --strict from the project's .venv."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert hooks["ruff"]["entry"].startswith(".venv/bin/ruff check")
+    assert hooks["ruff-format"]["entry"].startswith(".venv/bin/ruff format")
+    assert hooks["mypy"]["entry"] == ".venv/bin/mypy --strict custom_components meter_sim"
