@@ -675,7 +675,10 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         assert result is not None
         readout = result.readout
         ident = readout.identification
-        same = entry.unique_id in (self._unique_id(result), legacy_unique_id(readout)) or (
+        same = (
+            entry.unique_id is not None
+            and entry.unique_id in (self._unique_id(result), legacy_unique_id(readout))
+        ) or (
             not entry.data.get(CONF_SERIAL_NUMBER)
             and meter_serial(readout) is None
             and ident is not None
@@ -805,11 +808,9 @@ def _coordinator_datasets(entry: DlmsConfigEntry) -> dict[str, DataSet]:
 async def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Bring an entry to the current version (called by ``async_migrate_entry``).
 
-    1 -> 2: the protocol mode as a lowercase selector key ("C" -> "c"). A newer version than
-    this code knows (after a downgrade) is refused.
+    1 -> 2: the protocol mode as a lowercase selector key ("C" -> "c"). (Home Assistant itself
+    refuses an entry of a newer version than this code knows, after a downgrade.)
     """
-    if entry.version > DlmsMeterConfigFlow.VERSION:
-        return False
     if entry.version == 1:
         options = dict(entry.options)
         if isinstance(mode := options.get(CONF_MODE), str):

@@ -263,7 +263,8 @@ def _add_300_bd_meter_with_history(
     for code in ZMD120_HISTORY:
         box = page.get_by_role("checkbox", name=re.compile("^" + re.escape(code) + " "))
         expect(box).not_to_be_checked()  # history is offered, not pre-selected
-        box.click()
+        # its label, as a user does (the checkbox's own control takes the pointer)
+        page.get_by_text(re.compile("^" + re.escape(code) + " ")).click()
         expect(box).to_be_checked()
     steps.shot("history-selected")
     assert _wait_until(lambda: demo.meter_stats(meter)["sessions"] >= 1, 10.0, 0.2)
