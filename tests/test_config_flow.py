@@ -1068,3 +1068,23 @@ def test_options_round_trip() -> None:
     assert probe.settings_from_options(options) == ReadSettings(mode="D", baudrate=9600)
     assert probe.settings_from_options({CONF_MODE: "B"}).mode == "B"
     assert probe.answer_baudrate(ReadSettings()) is None
+
+
+async def test_progress_shows_the_port_without_credentials(
+    hass: HomeAssistant, reader: Reader
+) -> None:
+    """The progress text names the port with its user, password and secret parameters masked."""
+    reader.answers[REMOTE_PORT] = E350
+    result = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: REMOTE_PORT}
+    )
+
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    placeholders = result["description_placeholders"]
+    assert placeholders == {"port": mask_port(REMOTE_PORT)}
+    assert "hunter2" not in placeholders["port"]
+    assert "s3cret" not in placeholders["port"]
+    await hass.async_block_till_done()
+    hass.config_entries.flow.async_abort(result["flow_id"])
