@@ -263,8 +263,12 @@ def _add_300_bd_meter_with_history(
     for code in ZMD120_HISTORY:
         box = page.get_by_role("checkbox", name=re.compile("^" + re.escape(code) + " "))
         expect(box).not_to_be_checked()  # history is offered, not pre-selected
-        # its label, as a user does (the checkbox's own control takes the pointer)
-        page.get_by_text(re.compile("^" + re.escape(code) + " ")).click()
+        # Its label, as a user does and as the first meter's 15.8.0 is ticked (a plain text,
+        # matched as a substring): "1.8.0*01 (1.8.0*1) — 001790.2 kWh". (Clicking the box
+        # itself times out: the checkbox's own control takes the pointer; a regular
+        # expression with ^ found no text element.)
+        normalised = code.replace("*01", "*1")
+        page.get_by_text(f"{code} ({normalised}) —").click()
         expect(box).to_be_checked()
     steps.shot("history-selected")
     assert _wait_until(lambda: demo.meter_stats(meter)["sessions"] >= 1, 10.0, 0.2)
