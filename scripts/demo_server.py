@@ -2,9 +2,10 @@
 
 Used by ``scripts/demo`` (a newcomer's first command) and by ``tests/e2e/test_browser.py``.
 
-- Simulated meters: the project's simulator (``python -m
-  meter_sim.simulator PROFILE --link PATH``), one process per meter,
-  each behind a stable link in the config directory (``<config>/ttyE350``, ``<config>/ttyMT174``).
+- Simulated meters: the project's simulator run by ``scripts/demo_meter.py PROFILE --link PATH``,
+  one process per meter, each behind a stable link in the config directory
+  (``<config>/ttyE350``, ``<config>/ttyMT174``, ``<config>/ttyZMD120``); each keeps its counters
+  in ``<link>.stats.json`` (:meth:`DemoServer.meter_stats`: how often a meter was read).
 - Home Assistant: ``.venv-demo`` (``scripts/setup demo``) runs ``python -m homeassistant
   --skip-pip`` on a throw-away config directory whose ``custom_components/dlms_meter`` is a
   symlink to this checkout, listening on 127.0.0.1 only, in its own process group.
@@ -57,13 +58,15 @@ class MeterSpec:
     """A simulated meter of the demo: simulator profile, link name, what it is.
 
     ``grow`` lets energy registers count up (register address -> units per hour), so the
-    values in Home Assistant move as a real meter's would.
+    values in Home Assistant move as a real meter's would. ``history`` adds two made-up
+    billing-period values (scripts/demo_meter.py) for the picker's history group.
     """
 
     profile: str
     link_name: str
     description: str
     grow: tuple[tuple[str, float], ...] = ()
+    history: bool = False
 
 
 METERS: tuple[MeterSpec, ...] = (
@@ -78,6 +81,12 @@ METERS: tuple[MeterSpec, ...] = (
         "ttyMT174",
         "Iskra MT174 (mode C, 9600 Bd)",
         (("1-0:1.8.0*255", 0.4), ("1-0:1.8.1*255", 0.4)),
+    ),
+    MeterSpec(
+        "lgz_zmd120",
+        "ttyZMD120",
+        "Landis+Gyr ZMD120 (300 Bd only, with two made-up billing-period values)",
+        history=True,
     ),
 )
 
@@ -214,6 +223,11 @@ class DemoServer:
         assert self._hass is not None
         return self._hass.wait()
 
+    def meter_stats(self, meter: RunningMeter) -> dict[str, int]:
+        """The simulator's counters of ``meter`` (``sessions``: complete readouts sent)."""
+        path = meter.port.with_name(meter.port.name + ".stats.json")
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
     @property
     def log_file(self) -> Path:
         """Home Assistant's log file."""
@@ -265,12 +279,12 @@ class DemoServer:
             proc = subprocess.Popen(
                 [
                     str(self.python),
-                    "-m",
-                    "meter_sim.simulator",
+                    str(ROOT / "scripts" / "demo_meter.py"),
                     spec.profile,
                     "--link",
                     str(link),
                     *(f"--grow={address}={per_hour}" for address, per_hour in spec.grow),
+                    *(["--history"] if spec.history else []),
                 ],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,

@@ -1,21 +1,36 @@
-"""Config, options and reconfigure flows against simulated meters on real ptys."""
+"""Config, options and reconfigure flows.
+
+Where the wire matters (the probe's fallbacks, closing the port, a running entry) against
+simulated meters on real ptys; everything else on recorded readouts (corpus captures) through
+an injected reader: fast and without ptys.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter import config_flow
-from custom_components.dlms_meter.config_flow import ADVANCED, code_label
+from custom_components.dlms_meter import config_flow, probe
+from custom_components.dlms_meter.config_flow import (
+    ADVANCED,
+    GROUPS,
+    clean_text,
+    code_label,
+    readout_datasets,
+)
 from custom_components.dlms_meter.const import (
     CONF_ADDRESS,
+    CONF_ANSWER_BAUDRATE,
     CONF_BAUDRATE,
     CONF_CHECKSUM,
     CONF_CODES,
@@ -31,8 +46,22 @@ from custom_components.dlms_meter.const import (
     CONF_UPDATE_INTERVAL,
     CONF_WAKEUP,
     DOMAIN,
+    HEAT_METER_UPDATE_INTERVAL,
+    PROBE_READOUTS,
 )
-from custom_components.dlms_meter.iec62056 import PortBusyError, ReadSettings, Value, read_meter
+from custom_components.dlms_meter.coordinator import DATA_READER
+from custom_components.dlms_meter.iec62056 import (
+    Checksum,
+    ChecksumError,
+    NoAnswerError,
+    PortBusyError,
+    PortNotFoundError,
+    Readout,
+    ReadSettings,
+    parse_capture,
+    read_meter,
+)
+from custom_components.dlms_meter.iec62056.redact import mask_port
 from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 from .meter import E350_SERIAL, meter_entry
@@ -78,6 +107,12 @@ def _default(result: FlowResult, key: str) -> Any:
     assert schema is not None
     marker = next(m for m in schema.schema if m.schema == key)
     return marker.default()
+
+
+def _fields(result: FlowResult) -> list[str]:
+    schema = result["data_schema"]
+    assert schema is not None
+    return [str(m.schema) for m in schema.schema]
 
 
 def _option_values(result: FlowResult, key: str) -> dict[str, str]:
@@ -137,17 +172,18 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     assert placeholders["mode"] == "C"
     assert placeholders["count"] == "22"
     assert float(placeholders["read_time"]) > 0
-    preselected = _default(result, CONF_CODES)
-    assert set(E350_ENERGY) <= set(preselected)
-    assert not {"97.97", "96.5.0", "82.8.1", "0.2.0"} & set(preselected)
-    labels = _option_values(result, CONF_CODES)
-    assert len(labels) == 22
-    assert labels["1.8.0"].startswith("1.8.0 ")
-    assert labels["1.8.0"].endswith("— 061561.289 kWh")
-    assert labels["32.7"].endswith("— 241 V")
+    assert _default(result, "energy") == E350_ENERGY  # pre-selected (not 15.8.0)
+    assert _default(result, "grid_quality") == []
+    assert _default(result, "meter_info") == []
+    labels = _option_values(result, "energy")
+    assert labels["1.8.0"] == "1.8.0 Energy import — 061561.289 kWh"
+    assert _option_values(result, "grid_quality")["32.7"] == "32.7 Voltage L1 — 241 V"
+    assert _option_values(result, "meter_info")["97.97"].startswith("F.F (97.97) Error register")
+    assert sum(len(_option_values(result, group)) for group in _fields(result)[1:]) == 22
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_CODES: ["1.8.0", "2.8.0", "32.7"]}
+        result["flow_id"],
+        {"energy": ["1.8.0", "2.8.0"], "grid_quality": ["32.7"], CONF_UPDATE_INTERVAL: 60},
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -161,7 +197,7 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     }
     options = result["options"]
     assert options[CONF_CODES] == ["1.8.0", "2.8.0", "32.7"]
-    assert options[CONF_MODE] == "C"
+    assert options[CONF_MODE] == "c"
     assert options[CONF_BAUDRATE] == "auto"
     assert options[CONF_CHECKSUM] == "xor"
     assert options[CONF_WAKEUP] is False
@@ -169,26 +205,9 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     assert options[CONF_UPDATE_INTERVAL] == 60
     entry = result["result"]
     assert entry.unique_id == E350_SERIAL
+    assert entry.version == 2
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED  # the coordinator reads with what was found
-
-
-async def test_picker_requires_a_code(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """Choosing nothing is refused; then a choice creates the entry."""
-    result = await _start_user_flow(hass)
-    result = await _submit_and_probe(
-        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
-    )
-
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CODES: []})
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "no_codes"}
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_CODES: ["1.8.0"]}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["options"][CONF_CODES] == ["1.8.0"]
 
 
 async def test_missing_port_then_fixed(hass: HomeAssistant, simulator: MeterSimulator) -> None:
@@ -221,13 +240,13 @@ async def test_silent_meter_no_answer(hass: HomeAssistant, silent_meter: MeterSi
     result = await _submit_and_probe(
         hass,
         result["flow_id"],
-        {CONF_PORT: silent_meter.port, ADVANCED: _advanced(mode="C")},
+        {CONF_PORT: silent_meter.port, ADVANCED: _advanced(mode="c")},
     )
 
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "no_answer"}
     assert silent_meter.stats().ignored_requests == 2  # as asked, then with the wake-up
-    assert _suggested(result, CONF_MODE, ADVANCED) == "C"
+    assert _suggested(result, CONF_MODE, ADVANCED) == "c"
 
 
 async def test_closed_while_probing_releases_port(
@@ -236,7 +255,7 @@ async def test_closed_while_probing_releases_port(
     """Closing the dialog stops the probe and closes the port at once."""
     result = await _start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PORT: silent_meter.port, ADVANCED: _advanced(mode="C")}
+        result["flow_id"], {CONF_PORT: silent_meter.port, ADVANCED: _advanced(mode="c")}
     )
     assert result["type"] is FlowResultType.SHOW_PROGRESS
 
@@ -271,9 +290,8 @@ async def test_sum_check_found_by_probe(hass: HomeAssistant, simulator: MeterSim
     assert placeholders is not None
     assert placeholders["manufacturer"] == "Kamstrup"
     assert placeholders["serial"] == "00005077354"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_CODES: ["6.8"]}
-    )
+    assert "6.8" in _option_values(result, "energy")
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"energy": ["6.8"]})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["options"][CONF_CHECKSUM] == "sum"
     assert result["title"] == "Kamstrup MC"
@@ -303,7 +321,7 @@ async def test_push_meter_found_by_listening(
     result = await _start_user_flow(hass)
 
     result = await _submit_and_probe(
-        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced(mode="D")}
+        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced(mode="d")}
     )
 
     assert result["step_id"] == "select_codes"
@@ -314,10 +332,10 @@ async def test_push_meter_found_by_listening(
     assert placeholders["manufacturer"] == "EMH metering"
     assert placeholders["serial"] == "0000680476"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_CODES: ["1-0:1.8.1*255"]}
+        result["flow_id"], {"energy": ["1-0:1.8.1*255"]}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["options"][CONF_MODE] == "D"
+    assert result["options"][CONF_MODE] == "d"
     assert result["options"][CONF_BAUDRATE] == "9600"
 
 
@@ -352,35 +370,6 @@ async def test_invalid_address(hass: HomeAssistant) -> None:
     assert _suggested(result, CONF_ADDRESS, ADVANCED) == "12/34"
 
 
-async def test_same_port_aborts(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """A port that an entry already uses is not probed again."""
-    meter_entry(simulator).add_to_hass(hass)
-    result = await _start_user_flow(hass)
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
-    )
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-    assert simulator.stats().requests == 0
-
-
-async def test_same_meter_aborts(hass: HomeAssistant, simulator: MeterSimulator) -> None:
-    """The same meter (serial number) on another path: already configured."""
-    entry = meter_entry(simulator)
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PORT: "/dev/ttyUSB7"})
-    result = await _start_user_flow(hass)
-
-    result = await _submit_and_probe(
-        hass, result["flow_id"], {CONF_PORT: simulator.port, ADVANCED: _advanced()}
-    )
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-
-
 # --- options flow -----------------------------------------------------------------------------
 
 
@@ -394,12 +383,12 @@ async def test_options_interval_not_shorter_than_read(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["description_placeholders"] == {"read_time": "12.5"}
-    assert _suggested(result, CONF_CODES) == ["1.8.0", "2.8.0"]
-    assert set(_option_values(result, CONF_CODES)) == {"1.8.0", "2.8.0"}
+    assert _default(result, "energy") == ["1.8.0", "2.8.0"]
+    assert set(_option_values(result, "energy")) == {"1.8.0", "2.8.0"}
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: 10, CONF_CODES: ["1.8.0"], ADVANCED: _advanced(mode="C")},
+        {CONF_UPDATE_INTERVAL: 10, "energy": ["1.8.0"], ADVANCED: _advanced(mode="c")},
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_UPDATE_INTERVAL: "interval_too_short"}
@@ -407,13 +396,13 @@ async def test_options_interval_not_shorter_than_read(
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: 30, CONF_CODES: [], ADVANCED: _advanced(mode="C")},
+        {CONF_UPDATE_INTERVAL: 30, "energy": [], ADVANCED: _advanced(mode="c")},
     )
-    assert result["errors"] == {CONF_CODES: "no_codes"}
+    assert result["errors"] == {"base": "no_codes"}
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: 30, CONF_CODES: ["1.8.0"], ADVANCED: _advanced(address="a/b")},
+        {CONF_UPDATE_INTERVAL: 30, "energy": ["1.8.0"], ADVANCED: _advanced(address="a/b")},
     )
     assert result["errors"] == {"base": "invalid_address"}
 
@@ -421,8 +410,8 @@ async def test_options_interval_not_shorter_than_read(
         result["flow_id"],
         {
             CONF_UPDATE_INTERVAL: 30,
-            CONF_CODES: ["1.8.0"],
-            ADVANCED: _advanced(mode="C", checksum="sum", no_waiting=True),
+            "energy": ["1.8.0"],
+            ADVANCED: _advanced(mode="c", checksum="sum", no_waiting=True),
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -441,20 +430,29 @@ async def test_options_of_a_running_meter(hass: HomeAssistant, simulator: MeterS
     assert read_time is not None
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    labels = _option_values(result, CONF_CODES)
+    groups = [f for f in _fields(result) if f in GROUPS]
+    labels = {k: v for group in groups for k, v in _option_values(result, group).items()}
     assert len(labels) == 23  # 22 from the readout plus the stored code the meter no longer sends
     assert labels["1.8.0"].endswith("— 061561.289 kWh")
     assert labels["99.99.9"] == "99.99.9"
+    assert _default(result, "meter_info") == ["99.99.9"]
     assert result["description_placeholders"] == {"read_time": f"{read_time:.1f}"}
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: 45, CONF_CODES: ["1.8.0", "32.7"], ADVANCED: _advanced(mode="C")},
+        {
+            CONF_UPDATE_INTERVAL: 45,
+            "energy": ["1.8.0"],
+            "grid_quality": ["32.7"],
+            "meter_info": [],
+            ADVANCED: _advanced(mode="c"),
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.configured_interval == 45  # a new coordinator: reloaded
+    assert entry.options[CONF_CODES] == ["1.8.0", "32.7"]
 
 
 # --- reconfigure flow -------------------------------------------------------------------------
@@ -475,7 +473,7 @@ async def test_reconfigure_success(hass: HomeAssistant, simulator: MeterSimulato
     await _setup(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     assert _suggested(result, CONF_PORT) == simulator.port
-    assert _suggested(result, CONF_MODE, ADVANCED) == "C"
+    assert _suggested(result, CONF_MODE, ADVANCED) == "c"  # migrated from "C"
     assert result["description_placeholders"] == {"title": entry.title}
 
     result = await _submit_and_probe(
@@ -608,18 +606,6 @@ async def test_reconfigure_closed_after_probe(
 # --- helpers --------------------------------------------------------------------------------
 
 
-def test_code_label() -> None:
-    """Code, translated name with its placeholders, value and unit as the meter sent them."""
-    names = {"voltage_phase": "Voltage {phase}", "energy_import": "Import energy {oops}"}
-    assert code_label("32.7", Value("241", "V"), names) == "32.7 Voltage L1 — 241 V"
-    # a translation with an unknown placeholder is shown as written, not dropped
-    assert code_label("1.8.0", Value(" 0012.5", "kWh"), names) == (
-        "1.8.0 Import energy {oops} — 0012.5 kWh"
-    )
-    assert code_label("0.2.0", Value("M26"), {}) == "0.2.0 — M26"
-    assert code_label("99.99.9", Value("  "), names) == "99.99.9"
-
-
 async def test_advanced_section_defaults_reach_the_frontend(hass: HomeAssistant) -> None:
     """The form as the frontend gets it: the section has no default of its own, so the
     frontend fills in the defaults of its fields (a ``{}`` default hid them: "Not all
@@ -635,3 +621,475 @@ async def test_advanced_section_defaults_reach_the_frontend(hass: HomeAssistant)
     assert inner[CONF_MODE] == "auto"
     assert inner[CONF_BAUDRATE] == "auto"
     assert inner[CONF_CHECKSUM] == "xor"
+
+
+# --- recorded readouts through an injected reader (no ptys) ------------------------------------
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus" / "raw"
+REMOTE_PORT = "rfc2217://admin:hunter2@10.0.0.5:4001?token=s3cret"
+
+
+def _recorded(name: str, checksum: Checksum = Checksum.XOR) -> Readout:
+    """The first readout of a corpus capture (raw bytes as the meter sent them)."""
+    return parse_capture((CORPUS / name).read_bytes(), checksum)[0]
+
+
+E350 = _recorded("05_LandisGyr_E350_ZMF100AC_M26.bin")
+ZMD120 = _recorded("01_LandisGyr_ZMD120AP.bin")
+MT174 = _recorded("08_Iskra_MT174_fw103.bin")
+EHZ = _recorded("18_EMH_eHZ.bin")
+# A ZMD120 without its property number 0.0.0: no register names the meter.
+NO_SERIAL = replace(ZMD120, datasets=tuple(d for d in ZMD120.datasets if d.address != "0.0.0"))
+
+
+class Reader:
+    """Stands in for the library's read_meter: answers with recorded readouts, counts reads."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Readout | Exception] = {}
+        self.reads: list[tuple[str, ReadSettings]] = []
+
+    async def __call__(self, port: str, settings: ReadSettings) -> Readout:
+        self.reads.append((port, settings))
+        answer = self.answers.get(port, NoAnswerError("silence"))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def reader(hass: HomeAssistant) -> Reader:
+    """The probe (and any coordinator) reads through this reader: the injection point."""
+    fake = Reader()
+    hass.data[DATA_READER] = fake
+    return fake
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Created entries are not set up (their coordinator would read a real port)."""
+    with patch("custom_components.dlms_meter.async_setup_entry", return_value=True) as mock_setup:
+        yield mock_setup
+
+
+async def _to_picker(hass: HomeAssistant, port: str, **advanced: Any) -> FlowResult:
+    result = await _start_user_flow(hass)
+    user_input: dict[str, Any] = {CONF_PORT: port}
+    if advanced:
+        user_input[ADVANCED] = _advanced(**advanced)
+    return await _submit_and_probe(hass, result["flow_id"], user_input)
+
+
+async def _add(hass: HomeAssistant, port: str, choice: dict[str, Any]) -> FlowResult:
+    result = await _to_picker(hass, port)
+    assert result["step_id"] == "select_codes"
+    return await hass.config_entries.flow.async_configure(result["flow_id"], choice)
+
+
+async def test_recorded_entry_starts_from_the_probe_readout(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """One read: the readout the picker showed is handed to the new entry (contract 8)."""
+    reader.answers["/dev/ttyE350"] = E350
+
+    result = await _add(hass, "/dev/ttyE350", {"energy": ["1.8.0"]})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Landis+Gyr ZMF100AC.M26"
+    assert result["result"].unique_id == E350_SERIAL
+    assert result["options"][CONF_CODES] == ["1.8.0"]
+    assert result["options"][CONF_UPDATE_INTERVAL] == 60
+    assert hass.data[DOMAIN][PROBE_READOUTS][E350_SERIAL] is E350
+    assert len(reader.reads) == 1
+
+
+async def test_api_client_posts_only_the_port(hass: HomeAssistant, reader: Reader) -> None:
+    """The advanced section is optional: its defaults apply (mode auto = C first, XOR)."""
+    reader.answers["/dev/ttyE350"] = E350
+    result = await _start_user_flow(hass)
+
+    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: "/dev/ttyE350"})
+
+    assert result["step_id"] == "select_codes"
+    assert reader.reads == [("/dev/ttyE350", ReadSettings())]
+
+
+async def test_picker_in_the_meters_words_grouped(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """Codes as written (normalised code where it differs), names, values, five groups;
+    ticked history values are kept in the entry's choice."""
+    reader.answers["/dev/ttyMT174"] = MT174
+
+    result = await _to_picker(hass, "/dev/ttyMT174")
+
+    assert _fields(result) == [
+        CONF_UPDATE_INTERVAL,
+        "energy",
+        "power",
+        "history",
+        "meter_info",
+    ]  # no voltage or current: no grid-quality group
+    info = _option_values(result, "meter_info")
+    assert info["0-0:96.1.0*255"] == ("0-0:C.1.0*255 (0-0:96.1.0*255) Serial number — 63355730")
+    history = _option_values(result, "history")
+    assert history["1-0:1.8.0*1"].startswith("1-0:1.8.0*01 (1-0:1.8.0*1) ")
+    assert _default(result, "history") == []
+    assert _default(result, "meter_info") == []
+    assert "1-0:1.8.0*255" in _default(result, "energy")
+    assert _default(result, "power") == ["1-0:1.7.0*255", "1-0:2.7.0*255"]
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["count"] == str(len(MT174.datasets))
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"energy": ["1-0:1.8.0*255"], "history": ["1-0:1.8.0*1", "1-0:1.8.0*2"]},
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_CODES][0] == "1-0:1.8.0*255"
+    assert {"1-0:1.8.0*1", "1-0:1.8.0*2"} <= set(result["options"][CONF_CODES])
+
+
+async def test_picker_requires_a_code_and_a_long_enough_interval(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """Nothing ticked, or an interval shorter than the read: refused; then created."""
+    reader.answers["/dev/ttyE350"] = E350
+    result = await _to_picker(hass, "/dev/ttyE350")
+    empty: dict[str, Any] = {key: [] for key in _fields(result)[1:]}
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], empty)
+    assert result["errors"] == {"base": "no_codes"}
+
+    flow = hass.config_entries.flow._progress[result["flow_id"]]
+    flow._result = replace(flow._result, duration=90.0)  # a slow 300-Bd read
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**empty, "energy": ["1.8.0"], CONF_UPDATE_INTERVAL: 60}
+    )
+    assert result["errors"] == {CONF_UPDATE_INTERVAL: "interval_too_short"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**empty, "energy": ["1.8.0"], CONF_UPDATE_INTERVAL: 120}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_UPDATE_INTERVAL] == 120
+
+
+async def test_heat_meter_defaults_to_a_daily_read(
+    hass: HomeAssistant,
+    reader: Reader,
+    mock_setup_entry: AsyncMock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings with an answer rate (a battery heat meter): one read a day by default."""
+    monkeypatch.setattr(config_flow, "answer_baudrate", lambda _settings: 2400)
+    reader.answers["/dev/ttyHeat"] = ZMD120
+
+    result = await _to_picker(hass, "/dev/ttyHeat")
+
+    assert _default(result, CONF_UPDATE_INTERVAL) == HEAT_METER_UPDATE_INTERVAL == 86400
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["options"][CONF_UPDATE_INTERVAL] == 86400
+
+
+async def test_port_in_use_refused_before_reading(hass: HomeAssistant, reader: Reader) -> None:
+    """A port another entry reads: a form error naming that entry, the meter is not read."""
+    MockConfigEntry(
+        domain=DOMAIN, title="Kitchen meter", data={CONF_PORT: "/dev/ttyE350"}
+    ).add_to_hass(hass)
+    result = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: "/dev/ttyE350"}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PORT: "port_in_use"}
+    assert result["description_placeholders"] == {"title": "Kitchen meter"}
+    assert reader.reads == []
+
+
+async def test_meter_configured_on_another_port_aborts_before_picker(
+    hass: HomeAssistant, reader: Reader
+) -> None:
+    """Its serial number is known after the probe: abort with the entry's title."""
+    MockConfigEntry(
+        domain=DOMAIN, title="Basement", unique_id=E350_SERIAL, data={CONF_PORT: "/dev/old"}
+    ).add_to_hass(hass)
+    reader.answers["/dev/ttyE350"] = E350
+
+    result = await _to_picker(hass, "/dev/ttyE350")
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "meter_already_configured"
+    assert result["description_placeholders"] == {"title": "Basement", "serial": E350_SERIAL}
+    assert len(reader.reads) == 1
+
+
+async def test_meters_without_serial_number(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """Two meters of one model without a serial register: two entries, told apart by their
+    port (hashed: no credential shows), titles told apart; no crash."""
+    reader.answers["/dev/ttyA"] = NO_SERIAL
+    reader.answers[REMOTE_PORT] = NO_SERIAL
+
+    first = await _add(hass, "/dev/ttyA", {"energy": ["1.8.0"]})
+    second = await _add(hass, REMOTE_PORT, {"energy": ["1.8.0"]})
+
+    assert first["type"] is second["type"] is FlowResultType.CREATE_ENTRY
+    ids = [first["result"].unique_id, second["result"].unique_id]
+    assert ids[0] != ids[1]
+    assert all(uid.startswith("LGZ52ZMD120APt.G03-") for uid in ids)
+    assert first["data"][CONF_SERIAL_NUMBER] == ""
+    assert first["title"] == "Landis+Gyr 2ZMD120APt.G03"
+    assert second["title"] == f"Landis+Gyr 2ZMD120APt.G03 {ids[1]}"
+    for text in (ids[1], second["title"]):
+        assert "hunter2" not in text
+        assert "s3cret" not in text
+    assert hass.data[DOMAIN][PROBE_READOUTS][ids[1]] is NO_SERIAL
+
+
+async def test_no_identity_at_all_titles_masked_port(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """No identification and no serial: the title names the port, credentials masked."""
+    reader.answers[REMOTE_PORT] = replace(NO_SERIAL, identification=None)
+
+    result = await _add(hass, REMOTE_PORT, {"energy": ["1.8.0"]})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"IEC 62056-21 meter on {mask_port(REMOTE_PORT)}"
+    assert "hunter2" not in result["title"]
+    assert "s3cret" not in result["title"]
+
+
+async def test_titles_without_filler_and_told_apart(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """ "EMH5----eHZ-E0018E" -> "EMH metering eHZ-E0018E"; a second one gets its serial."""
+    other = replace(
+        EHZ,
+        datasets=tuple(
+            replace(d, values=(replace(d.values[0], value="0000999999"),))
+            if d.obis is not None and d.obis.matches("96.1.255")
+            else d
+            for d in EHZ.datasets
+        ),
+    )
+    reader.answers["/dev/ttyA"] = EHZ
+    reader.answers["/dev/ttyB"] = other
+
+    first = await _add(hass, "/dev/ttyA", {"energy": ["1-0:1.8.1*255"], CONF_UPDATE_INTERVAL: 60})
+    second = await _add(hass, "/dev/ttyB", {"energy": ["1-0:1.8.1*255"], CONF_UPDATE_INTERVAL: 60})
+
+    assert first["title"] == "EMH metering eHZ-E0018E"
+    assert first["data"][CONF_MODEL] == "eHZ-E0018E"
+    assert second["title"] == "EMH metering eHZ-E0018E 0000999999"
+
+
+async def test_migration_of_version_1_mode_letters(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """Entries of version 1 stored "C": version 2 stores the selector key "c"."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=1,
+        unique_id="1",
+        data={CONF_PORT: "/dev/ttyX"},
+        options={CONF_MODE: "C", CONF_CODES: ["1.8.0"]},
+    )
+    entry.add_to_hass(hass)
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+
+    assert (entry.version, entry.minor_version) == (2, 1)
+    assert entry.options == {CONF_MODE: "c", CONF_CODES: ["1.8.0"]}
+    assert probe.settings_from_options(entry.options).mode == "C"
+
+
+async def test_migration_refuses_a_newer_version(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """After a downgrade an entry of a version this code does not know is not touched."""
+    entry = MockConfigEntry(domain=DOMAIN, version=3, data={CONF_PORT: "/dev/ttyX"})
+    entry.add_to_hass(hass)
+
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert entry.version == 3
+
+
+async def test_reconfigure_keeps_a_legacy_identity(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """A version-1 entry of a meter without serial register has the identification as its
+    unique id: reconfigure still recognises it and keeps the id (its entities keep theirs);
+    the readout is handed to the reloaded entry."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        title="Landis+Gyr 2ZMD120APt.G03",
+        unique_id="LGZ52ZMD120APt.G03",
+        data={
+            CONF_PORT: "/dev/ttyOld",
+            CONF_SERIAL_NUMBER: "LGZ52ZMD120APt.G03",
+            CONF_IDENTIFICATION: "LGZ52ZMD120APt.G03",
+        },
+        options={CONF_MODE: "c", CONF_CODES: ["1.8.0"], CONF_UPDATE_INTERVAL: 60},
+    )
+    entry.add_to_hass(hass)
+    reader.answers["/dev/ttyNew"] = NO_SERIAL
+
+    result = await _reconfigure(hass, entry, {CONF_PORT: "/dev/ttyNew"})
+
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.unique_id == "LGZ52ZMD120APt.G03"
+    assert entry.data[CONF_SERIAL_NUMBER] == "LGZ52ZMD120APt.G03"
+    assert entry.data[CONF_PORT] == "/dev/ttyNew"
+    assert hass.data[DOMAIN][PROBE_READOUTS]["LGZ52ZMD120APt.G03"] is NO_SERIAL
+
+
+async def test_reconfigure_meter_without_serial_by_identification(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """A version-2 entry of a meter without serial number: same identification, new port."""
+    reader.answers["/dev/ttyA"] = NO_SERIAL
+    created = await _add(hass, "/dev/ttyA", {"energy": ["1.8.0"]})
+    entry = created["result"]
+    reader.answers["/dev/ttyB"] = NO_SERIAL
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: "/dev/ttyB"})
+
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.unique_id == created["result"].unique_id
+    assert entry.data[CONF_PORT] == "/dev/ttyB"
+
+
+async def test_reconfigure_to_a_port_in_use(hass: HomeAssistant, reader: Reader) -> None:
+    """Another entry's port is refused; the entry's own port is not "in use"."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=E350_SERIAL, data={CONF_PORT: "/dev/ttyE350"}, version=2
+    )
+    entry.add_to_hass(hass)
+    MockConfigEntry(domain=DOMAIN, title="Garage", data={CONF_PORT: "/dev/ttyG"}).add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: "/dev/ttyG"}
+    )
+    assert result["errors"] == {CONF_PORT: "port_in_use"}
+    assert result["description_placeholders"] == {"title": "Garage"}
+    assert reader.reads == []
+
+    reader.answers["/dev/ttyE350"] = E350
+    result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: "/dev/ttyE350"})
+    assert result["reason"] == "reconfigure_successful"
+
+
+@pytest.mark.parametrize(
+    ("error", "key"),
+    [
+        (NoAnswerError("x"), "no_answer"),
+        (ChecksumError("x"), "checksum"),
+        (PortNotFoundError("x"), "port_not_found"),
+    ],
+)
+async def test_probe_errors_are_translated_keys(
+    hass: HomeAssistant, reader: Reader, error: Exception, key: str
+) -> None:
+    """Each library error is shown by its kind, on the user form, input kept."""
+    reader.answers["/dev/ttyX"] = error
+
+    result = await _to_picker(hass, "/dev/ttyX", mode="c")
+
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": key}
+    assert _suggested(result, CONF_PORT) == "/dev/ttyX"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def test_clean_text() -> None:
+    """Filler at the edges goes, inner runs become one space, single - and . stay."""
+    assert clean_text("EMH metering ----eHZ-E0018E") == "EMH metering eHZ-E0018E"
+    assert clean_text("__ABC . DEF__") == "ABC DEF"
+    assert clean_text("ABC..DEF") == "ABC DEF"
+    assert clean_text("ZMF100AC.M26") == "ZMF100AC.M26"
+    assert clean_text("----") == ""
+
+
+def test_code_label() -> None:
+    """As written, normalised where it differs, translated name (placeholders), value as sent."""
+    names = {"voltage_phase": "Voltage {phase}", "energy_import": "Import energy {oops}"}
+    by_key = readout_datasets(E350)
+    assert code_label("32.7", by_key["32.7"], names) == "32.7 Voltage L1 — 241 V"
+    # a translation with an unknown placeholder is shown as written, not dropped
+    assert code_label("1.8.0", by_key["1.8.0"], names) == (
+        "1.8.0 Import energy {oops} — 061561.289 kWh"
+    )
+    assert code_label("97.97", by_key["97.97"], {}) == "F.F (97.97) — 00"
+    assert code_label("99.99.9", None, names) == "99.99.9"
+
+
+def test_error_key_and_intervals() -> None:
+    """Unknown errors are "unknown"; the default interval follows the read time."""
+    assert config_flow.error_key(RuntimeError("bug")) == "unknown"
+    assert config_flow.error_key(NoAnswerError("x")) == "no_answer"
+    assert config_flow.default_update_interval(0.5) == 60
+    assert config_flow.default_update_interval(45.2) == 91
+    assert config_flow.default_update_interval(45.2, heat_meter=True) == 86400
+
+
+def test_unique_ids() -> None:
+    """Serial number from the registers; fallback id stable per port, never the port's text."""
+    assert config_flow.meter_serial(E350) == E350_SERIAL
+    assert config_flow.meter_serial(NO_SERIAL) is None
+    uid = config_flow.fallback_unique_id(NO_SERIAL, REMOTE_PORT)
+    assert uid == config_flow.fallback_unique_id(NO_SERIAL, REMOTE_PORT)
+    assert uid != config_flow.fallback_unique_id(NO_SERIAL, "/dev/ttyA")
+    assert "10.0.0.5" not in uid
+    assert (
+        config_flow.fallback_unique_id(replace(NO_SERIAL, identification=None), "/dev/x")[:6]
+        == "meter-"
+    )
+    assert config_flow.legacy_unique_id(E350) == E350_SERIAL
+    assert config_flow.legacy_unique_id(NO_SERIAL) == "LGZ52ZMD120APt.G03"
+    assert config_flow.legacy_unique_id(replace(NO_SERIAL, identification=None)) is None
+
+
+def test_options_round_trip() -> None:
+    """Stored options <-> settings: lowercase mode keys, the old letters still read."""
+    options = probe.options_from_settings(ReadSettings(mode="D", baudrate=9600))
+    assert options[CONF_MODE] == "d"
+    assert options[CONF_ANSWER_BAUDRATE] == ""
+    assert probe.settings_from_options(options) == ReadSettings(mode="D", baudrate=9600)
+    assert probe.settings_from_options({CONF_MODE: "B"}).mode == "B"
+    assert probe.answer_baudrate(ReadSettings()) is None
+
+
+async def test_progress_shows_the_port_without_credentials(
+    hass: HomeAssistant, reader: Reader
+) -> None:
+    """The progress text names the port with its user, password and secret parameters masked."""
+    reader.answers[REMOTE_PORT] = E350
+    result = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: REMOTE_PORT}
+    )
+
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    placeholders = result["description_placeholders"]
+    assert placeholders == {"port": mask_port(REMOTE_PORT)}
+    assert "hunter2" not in placeholders["port"]
+    assert "s3cret" not in placeholders["port"]
+    await hass.async_block_till_done()
+    hass.config_entries.flow.async_abort(result["flow_id"])

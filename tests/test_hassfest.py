@@ -20,6 +20,12 @@ import homeassistant
 from homeassistant.const import __version__ as HA_VERSION
 import pytest
 
+# Imported while collecting: once a test has set up Home Assistant's test config, the name
+# custom_components can resolve to its testing_config package instead of this repository's.
+from custom_components.dlms_meter import config_flow
+from custom_components.dlms_meter.const import DOMAIN
+from custom_components.dlms_meter.iec62056 import errors
+
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "dlms_meter"
 MANIFEST = json.loads((INTEGRATION / "manifest.json").read_text())
@@ -107,6 +113,9 @@ def _used_keys() -> dict[str, set[str]]:
                     used["step"].add(step)
                 if name == "async_abort" and (reason := _const_kw(node, "reason")) is not None:
                     used["abort"].add(reason)
+                # raise AbortFlow("reason")
+                if name == "AbortFlow" and node.args and isinstance(node.args[0], ast.Constant):
+                    used["abort"].add(str(node.args[0].value))
                 if (action := _const_kw(node, "progress_action")) is not None:
                     used["progress"].add(action)
             # errors["base"] = "x"
@@ -122,6 +131,17 @@ def _used_keys() -> dict[str, set[str]]:
                 )
             ):
                 used["error"].add(node.value.value)
+            # self._errors = {CONF_PORT: "x"} (any key: a field's error)
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Dict)
+                and any(isinstance(t, ast.Attribute) and t.attr == "_errors" for t in node.targets)
+            ):
+                used["error"].update(
+                    v.value
+                    for v in node.value.values
+                    if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                )
             # {"base": "x"}
             if isinstance(node, ast.Dict):
                 for k, v in zip(node.keys, node.values, strict=True):
@@ -188,8 +208,6 @@ def test_manifest_key_order() -> None:
 
 def test_manifest_domain_is_folder() -> None:
     """The domain equals the folder name and const.DOMAIN."""
-    from custom_components.dlms_meter.const import DOMAIN
-
     assert MANIFEST["domain"] == INTEGRATION.name == DOMAIN
 
 
@@ -257,6 +275,8 @@ def test_translations_same_keys_and_placeholders() -> None:
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_used_keys_are_translated(lang: str) -> None:
     """Every key the code uses has a text."""
+    assert {"port_in_use", "no_codes", "interval_too_short"} <= USED["error"]
+    assert {"meter_already_configured", "unique_id_mismatch"} <= USED["abort"]
     tr = TRANSLATIONS[lang]
     for key in USED["exception"]:
         assert _lookup(tr, f"exceptions.{key}.message"), key
@@ -300,8 +320,6 @@ def test_used_keys_are_translated(lang: str) -> None:
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_every_protocol_error_has_a_message(lang: str) -> None:
     """Each error a user can meet (one per protocol error kind) has a translated message."""
-    from custom_components.dlms_meter.iec62056 import errors
-
     kinds = {
         cls.kind
         for cls in vars(errors).values()
@@ -347,3 +365,248 @@ def test_quality_scale_statuses() -> None:
         assert status in {"done", "todo", "exempt"}, rule
         if status == "exempt":
             assert isinstance(value, dict) and value.get("comment"), rule
+
+
+# --- hassfest's translation schema (script/hassfest/translations.py, gen_strings_schema) -------
+# Mirrored rule by rule, for the sections a custom integration's translations/en.json may have
+# (hassfest validates that file for custom integrations; we check German too).
+
+# Keys of selector options, entity translation keys, states, ...: lowercase letters, digits,
+# "-" and "_", not at either end and never two of them in a row.
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
+_URL = re.compile(
+    r"(((ftp|ftps|scp|http|https|mqtt|mqtts|socket|socks5):\/\/|www\.)"
+    r"[a-z0-9]+([\-\.]{1}[a-z0-9]+)*\.[a-z]{2,5}(:[0-9]{1,5})?(\/.*)?)",
+    re.IGNORECASE,
+)
+_SINGLE_QUOTED_PLACEHOLDER = re.compile(r"'{\w+}'")
+_COMBINED_REFERENCE = re.compile(r"(.+\[%)|(%\].+)")
+
+
+def _translation_key(value: Any) -> str:
+    import voluptuous as vol
+
+    if not isinstance(value, str) or not TRANSLATION_KEY.match(value):
+        raise vol.Invalid(f"invalid translation key {value!r}: [a-z0-9-_]+, no -/_ at the ends")
+    return value
+
+
+def _text(*, placeholders: bool = True) -> Any:
+    """hassfest's validate_translation_value."""
+    from homeassistant.helpers import config_validation as cv
+    import voluptuous as vol
+
+    def validate(value: Any) -> str:
+        text: str = cv.string_with_no_html(value)
+        if _SINGLE_QUOTED_PLACEHOLDER.search(text):
+            raise vol.Invalid("placeholder inside single quotes")
+        for _, field, _, _ in string.Formatter().parse(text):
+            if field and (not placeholders or not field.isidentifier()):
+                raise vol.Invalid(f"placeholder {field!r} not allowed here")
+        if _COMBINED_REFERENCE.search(text):
+            raise vol.Invalid("combined translations")
+        if text != text.strip():
+            raise vol.Invalid("leading or trailing spaces")
+        if _URL.search(text):
+            raise vol.Invalid("URL in a translation: use a description placeholder")
+        return text
+
+    return validate
+
+
+def _strings_schema() -> Any:
+    from homeassistant.helpers import config_validation as cv
+    import voluptuous as vol
+
+    text, plain = _text(), _text(placeholders=False)
+    step = {
+        vol.Optional("title"): text,
+        vol.Optional("description"): text,
+        vol.Optional("data"): {str: text},
+        vol.Optional("data_description"): {str: text},
+        vol.Optional("menu_options"): {str: text},
+        vol.Optional("menu_option_descriptions"): {str: text},
+        vol.Optional("submit"): text,
+        vol.Optional("sections"): {
+            str: {
+                vol.Optional("data"): {str: text},
+                vol.Optional("data_description"): {str: text},
+                vol.Optional("description"): text,
+                vol.Optional("name"): text,
+            }
+        },
+    }
+
+    def described_fields_exist(value: dict[str, Any]) -> dict[str, Any]:
+        for info in value["step"].values():
+            for key in info.get("data_description", {}):
+                if key not in info.get("data", {}):
+                    raise vol.Invalid(f"data_description key {key} is not in data")
+        return value
+
+    flow = vol.All(
+        vol.Schema(
+            {
+                vol.Optional("flow_title"): text,
+                vol.Required("step"): {str: step},
+                vol.Optional("error"): {str: text},
+                vol.Optional("abort"): {str: text},
+                vol.Optional("progress"): {str: text},
+                vol.Optional("create_entry"): {str: text},
+                vol.Optional("initiate_flow"): {vol.Required("user"): text},
+            }
+        ),
+        described_fields_exist,
+    )
+    slug_keys = cv.schema_with_slug_keys
+    return vol.Schema(
+        {
+            vol.Optional("title"): text,
+            vol.Optional("config"): flow,
+            vol.Optional("options"): flow,
+            vol.Optional("selector"): slug_keys(
+                {
+                    vol.Optional(part): slug_keys(text, slug_validator=_translation_key)
+                    for part in ("choices", "options", "unit_of_measurement")
+                },
+                slug_validator=vol.Any("_", cv.slug),
+            ),
+            vol.Optional("issues"): {
+                str: vol.All(
+                    cv.has_at_least_one_key("description", "fix_flow"),
+                    vol.Schema(
+                        {
+                            vol.Required("title"): text,
+                            vol.Exclusive("description", "fixable"): text,
+                            vol.Exclusive("fix_flow", "fixable"): vol.All(
+                                vol.Schema(
+                                    {
+                                        vol.Required("step"): {str: step},
+                                        vol.Optional("error"): {str: text},
+                                        vol.Optional("abort"): {str: text},
+                                        vol.Optional("progress"): {str: text},
+                                        vol.Optional("create_entry"): {str: text},
+                                    }
+                                ),
+                                described_fields_exist,
+                            ),
+                        }
+                    ),
+                )
+            },
+            vol.Optional("entity"): slug_keys(
+                slug_keys(
+                    {
+                        vol.Optional("name"): text,
+                        vol.Optional("state"): slug_keys(plain, slug_validator=_translation_key),
+                        vol.Optional("state_attributes"): slug_keys(
+                            {
+                                vol.Optional("name"): plain,
+                                vol.Optional("state"): slug_keys(
+                                    plain, slug_validator=_translation_key
+                                ),
+                            },
+                            slug_validator=_translation_key,
+                        ),
+                        vol.Optional("unit_of_measurement"): plain,
+                    },
+                    slug_validator=_translation_key,
+                ),
+                slug_validator=cv.slug,
+            ),
+            vol.Optional("device"): slug_keys(
+                {vol.Optional("name"): text}, slug_validator=_translation_key
+            ),
+            vol.Optional("exceptions"): slug_keys(
+                {vol.Optional("message"): text}, slug_validator=cv.slug
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_translations_pass_hassfest_schema(lang: str) -> None:
+    """What hassfest's translations plugin checks: key rules (selector option keys
+    lowercase), no HTML, URLs, quoted or odd placeholders, no extra sections."""
+    _strings_schema()(TRANSLATIONS[lang])
+
+
+@pytest.mark.parametrize(
+    ("strings", "problem"),
+    [
+        ({"selector": {"mode": {"options": {"A": "A"}}}}, "upper-case selector option key"),
+        ({"selector": {"mode": {"options": {"a__b": "x"}}}}, "two underscores in a row"),
+        ({"selector": {"mode": {"options": {"_a": "x"}}}}, "underscore at the start"),
+        ({"entity": {"sensor": {"Energy": {"name": "x"}}}}, "upper-case entity key"),
+        ({"exceptions": {"Bad-Key": {"message": "x"}}}, "exception key not a slug"),
+        ({"config": {"step": {"user": {"data_description": {"port": "x"}}}}}, "field not in data"),
+        ({"config": {"step": {}, "error": {"x": "see https://example.com/x"}}}, "URL"),
+        ({"config": {"step": {}, "error": {"x": " padded"}}}, "leading space"),
+        ({"config": {"step": {}, "error": {"x": "'{port}'"}}}, "quoted placeholder"),
+        ({"config": {"step": {}, "error": {"x": "<b>bold</b>"}}}, "HTML"),
+        ({"config": {"title": "x", "step": {}}}, "config.title (removed)"),
+    ],
+)
+def test_hassfest_schema_mirror_rejects(strings: dict[str, Any], problem: str) -> None:
+    """The mirror refuses what hassfest refuses (so it cannot pass by accepting everything)."""
+    import voluptuous as vol
+
+    with pytest.raises(vol.Invalid):
+        _strings_schema()(strings)
+
+
+def test_selector_options_are_translated_with_valid_keys() -> None:
+    """Every option of every translated selector the flows use has a text under a valid key."""
+    for marker, selector in config_flow._advanced_schema().schema.items():
+        config = getattr(selector, "config", {})
+        if not (key := config.get("translation_key")):
+            continue
+        texts = TRANSLATIONS["en"]["selector"][key]["options"]
+        values = [o if isinstance(o, str) else o["value"] for o in config["options"]]
+        assert set(values) == set(texts), marker.schema
+        assert all(TRANSLATION_KEY.match(value) for value in values), values
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_new_library_error_kinds_have_form_errors(lang: str) -> None:
+    """Contract 2's kinds (the library adds their classes): the flows can show them already."""
+    errors_tr = TRANSLATIONS[lang]["config"]["error"]
+    for kind in ("readout_too_long", "read_time_limit", "sml"):
+        assert errors_tr[kind], kind
+    assert "EDL21" in errors_tr["sml"]
+
+
+# --- repository: version, CI, pre-commit -------------------------------------------------------
+
+
+def test_version_in_one_place() -> None:
+    """manifest.json's version is the version; pyproject.toml (not built) must say the same."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == MANIFEST["version"]
+
+
+def test_ci_runs_hassfest_hacs_and_the_test_command() -> None:
+    """.github/workflows: hassfest, the HACS action (integration) and scripts/test on push."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "validate.yml").read_text())
+    assert {"push", "pull_request"} <= set(workflow[True])  # YAML 1.1 reads "on" as True
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    uses = {step.get("uses", "").split("@")[0]: step for step in steps}
+    assert "home-assistant/actions/hassfest" in uses
+    assert uses["hacs/action"]["with"]["category"] == "integration"
+    assert any(step.get("run", "").strip() == "scripts/test" for step in steps)
+    assert "scripts/test" in (ROOT / "README.md").read_text()
+
+
+def test_pre_commit_runs_ruff_format_and_strict_mypy() -> None:
+    """.pre-commit-config.yaml: ruff, ruff format and mypy --strict from the project's .venv."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert hooks["ruff"]["entry"].startswith(".venv/bin/ruff check")
+    assert hooks["ruff-format"]["entry"].startswith(".venv/bin/ruff format")
+    assert hooks["mypy"]["entry"] == ".venv/bin/mypy --strict custom_components meter_sim"

@@ -97,7 +97,7 @@ def test_answer_baudrate_option() -> None:
     assert options_from_settings(ReadSettings())[CONF_ANSWER_BAUDRATE] == ""
     heat = options_from_settings(heat_meter_settings(ReadSettings()))
     assert heat[CONF_ANSWER_BAUDRATE] == "2400"
-    assert heat[CONF_MODE] == "A"
+    assert heat[CONF_MODE] == "a"
     assert heat[CONF_WAKEUP] is True
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from .iec62056.errors import Iec62056Error
+
 DOMAIN: Final = "dlms_meter"
 
 # entry.data
@@ -22,8 +24,8 @@ CONF_MODEL: Final = "model"
 
 # entry.options
 CONF_UPDATE_INTERVAL: Final = "update_interval"  # seconds (old plugin: update_cycle)
-CONF_CODES: Final = "codes"  # list of chosen data-set keys (normalised OBIS codes)
-CONF_MODE: Final = "mode"  # "auto", "A", "B", "C", "D"
+CONF_CODES: Final = "codes"  # list of chosen data-set keys (catalog.dataset_key)
+CONF_MODE: Final = "mode"  # "auto", "a", "b", "c", "d" (entry version 1 stored "A".."D")
 CONF_BAUDRATE: Final = "baudrate"  # "auto" or "300".."19200" (old plugin: baudrate)
 CONF_CHECKSUM: Final = "checksum"  # "xor", "sum", "none" (old plugin: use_checksum)
 CONF_ADDRESS: Final = "address"  # device address in the sign-on, "" = none
@@ -31,8 +33,14 @@ CONF_WAKEUP: Final = "wakeup"  # send the wake-up NUL sequence first
 CONF_RESET_BAUDRATE: Final = "reset_baudrate"  # old plugin: reset_baudrate
 CONF_NO_WAITING: Final = "no_waiting"  # old plugin: no_waiting
 CONF_READ_TIME: Final = "read_time"  # seconds the last probe read took (set by the config flow)
+CONF_MAX_POWER: Final = "max_power"  # kW the totals may grow at (0/missing: derived from the meter)
+# the rate a heat meter answers at when it differs from the request rate ("" = none)
+CONF_ANSWER_BAUDRATE: Final = "answer_baudrate"
 
 DEFAULT_UPDATE_INTERVAL: Final = 60  # seconds, as the old plugin
+# Battery heat meters (answer_baudrate set): once a day, as Home Assistant's own
+# landisgyr_heat_meter integration polls its Ultraheat meters "to prevent battery drain".
+HEAT_METER_UPDATE_INTERVAL: Final = 86400
 MIN_UPDATE_INTERVAL: Final = 5
 
 # coordinator / repairs
@@ -41,17 +49,23 @@ FAILURES_BEFORE_ISSUE: Final = 5  # consecutive failed cycles before "meter_not_
 ISSUE_INTERVAL_TOO_SHORT: Final = "interval_too_short"
 ISSUE_METER_NOT_ANSWERING: Final = "meter_not_answering"
 
+# hass.data[DOMAIN][PROBE_READOUTS][unique id]: the config flow's readout, which the new entry
+# starts from instead of reading the meter again (contract 8; popped by async_setup_entry).
+PROBE_READOUTS: Final = "probe_readouts"
+
+
 # The protocol library's error kinds (iec62056.errors); each has a translated form error
 # (config.error.*) and exception message (exceptions.*). Anything else is "unknown" in the
-# flows and "read_failed" in the coordinator.
-ERROR_KINDS: Final = frozenset(
-    {
-        "port_not_found",
-        "port_busy",
-        "port_error",
-        "no_answer",
-        "timeout",
-        "checksum",
-        "not_iec62056",
-    }
-)
+# flows and "read_failed" in the coordinator. Derived from the exception classes; once the
+# library branch is merged this becomes ``from .iec62056 import ERROR_KINDS`` (contract 2).
+def _error_kinds() -> frozenset[str]:
+    found: set[str] = set()
+    todo: list[type[Iec62056Error]] = [Iec62056Error]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.kind)
+        todo.extend(cls.__subclasses__())
+    return frozenset(found - {Iec62056Error.kind})
+
+
+ERROR_KINDS: Final = _error_kinds()

@@ -46,6 +46,7 @@ from .catalog import SensorSpec
 from .const import (
     CONF_CODES,
     CONF_MANUFACTURER,
+    CONF_MAX_POWER,
     CONF_MODEL,
     CONF_PORT,
     CONF_SERIAL_NUMBER,
@@ -91,8 +92,6 @@ type Clock = Callable[[], float]
 # value guard (seconds since the epoch). Without them: read_meter and time.time.
 DATA_READER: Final[HassKey[Reader]] = HassKey(f"{DOMAIN}_reader")
 DATA_CLOCK: Final[HassKey[Clock]] = HassKey(f"{DOMAIN}_clock")
-
-CONF_MAX_POWER: Final = "max_power"  # options: kW the totals may grow at (0/missing: derived)
 
 GENERIC_ERROR_KEY: Final = "read_failed"
 OTHER_METER_KEY: Final = "other_meter"

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .const import (
     CONF_ADDRESS,
+    CONF_ANSWER_BAUDRATE,
     CONF_BAUDRATE,
     CONF_CHECKSUM,
     CONF_MODE,
@@ -76,11 +77,10 @@ __all__ = [
 
 MODE_AUTO: Final = "auto"
 BAUDRATE_AUTO: Final = "auto"
-MODES: Final = (MODE_AUTO, "A", "B", "C", "D")
+# Selector keys as stored in entries (hassfest: translation keys are lowercase); the library's
+# letters are their upper case ("c" -> "C"). Entries of version 1 stored "A".."D" (migrated).
+MODES: Final = (MODE_AUTO, "a", "b", "c", "d")
 BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200)
-# entry.options: the rate a meter answers at when it differs from the request rate (Landis+Gyr
-# Ultraheat heat meters: 2400); "" or missing = the request rate. Set by the probe, not in a form.
-CONF_ANSWER_BAUDRATE: Final = "answer_baudrate"
 
 
 def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:
@@ -110,7 +110,7 @@ def options_from_settings(settings: ReadSettings) -> dict[str, Any]:
     """The option dict for ``settings`` (the inverse of :func:`settings_from_options`)."""
     answer = answer_baudrate(settings)
     return {
-        CONF_MODE: settings.mode,
+        CONF_MODE: str(settings.mode).lower(),
         CONF_BAUDRATE: BAUDRATE_AUTO if settings.baudrate is None else str(settings.baudrate),
         CONF_CHECKSUM: str(settings.checksum),
         CONF_ADDRESS: settings.address,

@@ -2,8 +2,11 @@
 
 Log in, add the integration through Settings > Devices & services > Add integration, type the
 simulated meter's port, watch the probe, pick the data sets, land on the device page with
-values, then use the import and export sensors in the Energy dashboard's grid connection and
-check that Home Assistant's own energy validation has nothing to complain about.
+values, then add a second meter that only talks at 300 Bd and tick two of its history values
+(the entry starts from the probe's readout: the simulator counts one read, not two, and the
+ticked history values are enabled sensors), then use the first meter's import and export
+sensors in the Energy dashboard's grid connection and check that Home Assistant's own energy
+validation has nothing to complain about.
 
 Each step leaves a screenshot in ``screenshots/`` (git-ignored).
 """
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from demo_server import DemoServer
+    from demo_server import DemoServer, RunningMeter
 
 # Without scripts/setup demo, collecting (e.g. -m "not slow") still works and the `demo`
 # fixture fails the test with what to run.
@@ -57,6 +60,11 @@ E350_SERIAL = "13647123"
 E350_IMPORT = re.compile(r"Energy import 61,56\d\.\d+ kWh")  # 1.8.0, counting up slowly
 E350_EXPORT = re.compile(r"Energy export 10\.\d+ kWh")  # 2.8.0
 E350_ABSOLUTE = re.compile(r"Absolute active energy 61,57\d\.\d+ kWh")  # 15.8.0, picked by hand
+E350_TITLE = "Landis+Gyr ZMF100AC.M26"
+E350_DEVICE = re.escape(E350_TITLE)
+# The 300-Bd meter (profile "lgz_zmd120", capture 01, plus two demo billing-period values).
+ZMD120_SERIAL = "20000"
+ZMD120_HISTORY = ("1.8.0*01", "2.8.0*01")
 
 
 def _strings() -> dict[str, Any]:
@@ -118,6 +126,11 @@ def test_newcomer_adds_meter_and_uses_it_in_energy_dashboard(demo: DemoServer) -
         old.unlink()
     strings = _strings()["config"]["step"]
     e350 = next(m for m in demo.meters if m.spec.profile == "lgz_e350")
+    zmd120 = next(m for m in demo.meters if m.spec.profile == "lgz_zmd120")
+    # What only holds once every branch of issue 14 is merged (the entry starts from the
+    # probe's readout; a ticked history value is an enabled sensor) is checked at the end,
+    # so a run before that still shows everything else.
+    late: list[str] = []
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
@@ -130,6 +143,7 @@ def test_newcomer_adds_meter_and_uses_it_in_energy_dashboard(demo: DemoServer) -
                 _log_in(steps)
                 _add_meter(steps, e350.port.as_posix(), strings)
                 _check_device_page(steps)
+                _add_300_bd_meter_with_history(steps, zmd120, strings, late)
                 _use_in_energy_dashboard(steps)
             except BaseException:
                 steps.shot("failed")
@@ -137,6 +151,7 @@ def test_newcomer_adds_meter_and_uses_it_in_energy_dashboard(demo: DemoServer) -
         finally:
             browser.close()
     print(f"screenshots: {[p.name for p in steps.shots]}\ntimings (s): {steps.timings}")
+    assert not late, late
 
 
 def _log_in(steps: Steps) -> None:
@@ -225,12 +240,76 @@ def _check_device_page(steps: Steps) -> None:
     steps.shot("device")
 
 
+def _add_300_bd_meter_with_history(
+    steps: Steps, meter: RunningMeter, strings: dict[str, Any], late: list[str]
+) -> None:
+    """A second meter at 300 Bd: tick two history values; one read; history sensors enabled."""
+    page, demo = steps.page, steps.demo
+    steps.goto("/config/integrations/dashboard")
+    page.get_by_role("button", name="Add integration").click()
+    page.get_by_placeholder("Search for a brand name").fill("DLMS")
+    page.get_by_role("button", name="DLMS Meter (IEC 62056-21)").click()
+    expect(page.get_by_text(strings["user"]["title"], exact=True)).to_be_visible()
+    page.get_by_text("Serial port").first.click()
+    page.get_by_text("Enter manually").click()
+    page.get_by_role("textbox", name="Serial port").fill(meter.port.as_posix())
+    page.get_by_role("button", name="Submit").click()
+
+    codes_title = page.get_by_text(strings["select_codes"]["title"], exact=True)
+    expect(codes_title).to_be_visible(timeout=PROBE_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(f"serial number {ZMD120_SERIAL}"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"at 300 Bd"))).to_be_visible()
+    expect(page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 "))).to_be_checked()
+    for code in ZMD120_HISTORY:
+        box = page.get_by_role("checkbox", name=re.compile("^" + re.escape(code) + " "))
+        expect(box).not_to_be_checked()  # history is offered, not pre-selected
+        # Its label, as a user does and as the first meter's 15.8.0 is ticked (a plain text,
+        # matched as a substring): "1.8.0*01 (1.8.0*1) — 001790.2 kWh". (Clicking the box
+        # itself times out: the checkbox's own control takes the pointer; a regular
+        # expression with ^ found no text element.)
+        normalised = code.replace("*01", "*1")
+        try:
+            page.get_by_text(f"{code} ({normalised}) —").click(timeout=20_000)
+        except PlaywrightTimeoutError:
+            box.click(force=True)  # the point a user clicks: the box's own control
+        expect(box).to_be_checked()
+    steps.shot("history-selected")
+    assert _wait_until(lambda: demo.meter_stats(meter)["sessions"] >= 1, 10.0, 0.2)
+    assert demo.meter_stats(meter)["sessions"] == 1  # the probe's read
+    page.get_by_role("button", name="Submit").click()
+
+    expect(page.get_by_role("textbox", name="Device name")).to_have_value(re.compile("ZMD120"))
+    steps.shot("created-300-bd")
+    page.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
+
+    def entry_state() -> str | None:
+        entries = steps.call_ws({"type": "config_entries/get", "domain": "dlms_meter"})
+        return next((e["state"] for e in entries if "ZMD120" in e["title"]), None)
+
+    assert _wait_until(lambda: entry_state() == "loaded", UI_TIMEOUT_MS / 1000, 0.5)
+    page.wait_for_timeout(1000)  # the simulator writes its counters every 0.2 s
+    if (sessions := demo.meter_stats(meter)["sessions"]) != 1:
+        late.append(f"the 300-Bd meter was read {sessions} times by the time its entry loaded")
+    registry = steps.call_ws({"type": "config/entity_registry/list"})
+    for code in ZMD120_HISTORY:
+        key = code.replace("*01", "*1")  # the normalised key (or the address as written)
+        found = [
+            e
+            for e in registry
+            if e["platform"] == "dlms_meter"
+            and e["unique_id"].startswith(ZMD120_SERIAL + "_")
+            and e["unique_id"].removeprefix(ZMD120_SERIAL + "_") in (key, code)
+        ]
+        if not found or found[0]["disabled_by"] is not None:
+            late.append(f"history value {code} ticked but not an enabled entity: {found}")
+
+
 def _pick_statistic(steps: Steps, field: str, name: str) -> None:
     """Open the statistic picker ``field`` of the grid dialog, search ``name``, pick it."""
     page = steps.page
     page.get_by_role("button", name=re.compile(f"^{field}")).click()
     page.get_by_role("dialog", name=field).get_by_placeholder("Search").fill(name)
-    page.get_by_role("option", name=re.compile(f"^{name} Landis\\+Gyr")).click()
+    page.get_by_role("option", name=re.compile(f"^{name} {E350_DEVICE}")).click()
     expect(page.get_by_role("button", name=re.compile(f"^{field}"))).to_contain_text(name)
 
 
@@ -243,8 +322,8 @@ def _use_in_energy_dashboard(steps: Steps) -> None:
         for state in steps.call_ws({"type": "get_states"})
         if state["entity_id"] in ours
     }
-    import_id = next(eid for name, eid in names.items() if name.endswith(" Energy import"))
-    export_id = next(eid for name, eid in names.items() if name.endswith(" Energy export"))
+    import_id = names[f"{E350_TITLE} Energy import"]
+    export_id = names[f"{E350_TITLE} Energy export"]
 
     steps.goto("/config/energy")
     page.get_by_text("Add grid connection").first.click()
@@ -275,7 +354,7 @@ def _use_in_energy_dashboard(steps: Steps) -> None:
     assert _wait_until(no_issues, STATISTICS_TIMEOUT_S), f"energy/validate: {seen[-1]}"
     steps.goto("/config/energy")  # the same validation, as the energy settings show it
     expect(page.get_by_text("Grid connections")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"Landis\+Gyr .* Energy import"))).to_be_visible()
+    expect(page.get_by_text(re.compile(f"{E350_DEVICE} .* Energy import"))).to_be_visible()
     expect(page.get_by_text("Statistics not defined")).to_be_hidden()
     steps.shot("energy-validated")
     page.get_by_text("Energy", exact=True).filter(visible=True).first.click()  # the sidebar
