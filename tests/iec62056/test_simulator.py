@@ -93,12 +93,29 @@ class Client:
         return await self.read_until(b"\n", 4)
 
     async def ack(self, z: str, sim: MeterSimulator, *, rate: int | None) -> None:
-        """Wait tr, send ACK 0 Z 0, wait until it has left the wire, switch to `rate`."""
+        """Wait tr, send ACK 0 Z 0, wait until it has left the wire, switch to `rate`.
+
+        Before switching, wait (event-based, generous deadline) until the simulator has taken
+        the whole ACK off the virtual wire: on a busy machine its thread may do so later than
+        the wire time, and a switch before that would garble the ACK itself.
+        """
         await asyncio.sleep(sim.profile.tr + 0.01)
         started = self.write(b"\x060" + z.encode() + b"0\r\n")
         await asyncio.sleep(max(0.0, started + 6 * CHAR300 + 0.002 - time.monotonic()))
         if rate is not None:
+            deadline = time.monotonic() + 10
+            # the simulator's thread offers no asyncio event for this: poll its timeline
+            while "ack_end" not in sim.timeline() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
             await self.set_rate(rate)
+
+    async def read_session(self, sim: MeterSimulator, sessions: int = 1) -> bytes:
+        """Read until the simulator has sent its data message to the end (event-based)."""
+        deadline = time.monotonic() + 20
+        data = b""
+        while sim.stats().sessions < sessions and time.monotonic() < deadline:
+            data += await self.read_until(None, 0.1)
+        return data + await self.read_until(None, 0.3)
 
 
 @contextlib.asynccontextmanager
@@ -385,7 +402,7 @@ async def test_listening_at_the_wrong_rate_gives_junk(running: list[MeterSimulat
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=9600)  # the meter sends at 4800
-        junk = await client.read_until(None, 1.2)
+        junk = await client.read_session(sim)
     assert junk
     assert b"F.F(00)" not in junk
     assert b"\x03\x01" not in junk
@@ -397,7 +414,7 @@ async def test_not_switching_gives_junk(running: list[MeterSimulator]) -> None:
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=None)  # stays at 300 while the meter sends at 4800
-        junk = await client.read_until(None, 1.2)
+        junk = await client.read_session(sim)
     assert b"F.F" not in junk
     assert sim.wait_for(lambda s: s.sessions == 1, 2)
 
