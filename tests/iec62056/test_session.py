@@ -7,9 +7,12 @@ time it chooses and checks the actions that come back.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
+from custom_components.dlms_meter import iec62056
 from custom_components.dlms_meter.iec62056 import (
     ERROR_KINDS,
     ChecksumError,
@@ -480,3 +483,28 @@ def test_shared_port_registry() -> None:
     assert shared_port("/dev/ttyUSB0") is shared_port("/dev/ttyUSB0")
     assert shared_port("/dev/ttyUSB0") is not shared_port("/dev/ttyUSB1")
     forget_ports()
+
+
+def test_package_imports_no_serial_backend() -> None:
+    """Parsing and the CLI's --help need no serialx: the driver is imported on first use."""
+    code = (
+        "import sys; import custom_components.dlms_meter.iec62056 as lib; "
+        "assert 'serialx' not in sys.modules, 'serialx imported'; "
+        "lib.read_meter; assert 'serialx' in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def test_package_unknown_attribute() -> None:
+    """The lazy attributes do not hide real AttributeErrors."""
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        _ = iec62056.no_such_thing
+
+
+def test_readout_mode_is_a_plain_string() -> None:
+    """Readout.mode stays a plain str (snapshots, JSON), not the enum."""
+    session = ReadSession(ReadSettings(mode=Mode.A), now=0.0)
+    session.start()
+    readout = done(session.receive(IDENT + framed(), 1.0)).readout
+    assert type(readout.mode) is str

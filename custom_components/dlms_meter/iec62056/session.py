@@ -398,7 +398,7 @@ class ReadSession:
                 telegram,
                 self.settings.checksum,
                 baudrate=self.rate,
-                mode=self.settings.mode,
+                mode=str(self.settings.mode),
                 duration=self.last_rx - self.started,
             )
         except Iec62056Error as err:
