@@ -50,7 +50,16 @@ ACK_LEN = 6
 OLD_WAIT_BEFORE_ACK = 0.4
 OLD_WAIT_AFTER_ACK = 0.4
 OLD_TIMEOUT = 2.0
-BENCH_PROFILES = ("lgz_zmd120", "lgz_e350", "iskra_mt174", "emh_ehz")
+OLD_BENCH_LIMIT = 60.0
+BENCH_PROFILES = (
+    "lgz_zmd120",
+    "lgz_e350",
+    "iskra_mt174",
+    "itron_ace3000",
+    "kamstrup_mc66",
+    "emh_ehz",
+    "ultraheat_uh50",
+)
 
 
 @dataclass
@@ -81,7 +90,7 @@ def wire_min(profile: MeterProfile) -> float:
         return data
     tr = profile.tr
     request = 5 * CHAR300
-    ident = len(profile.identification_message()) * CHAR300
+    ident = len(profile.identification_message()) * 10 / (profile.answer_rate or 300)
     if profile.mode == "C":
         return request + tr + ident + tr + ACK_LEN * CHAR300 + tr + data
     return request + tr + ident + tr + data  # modes A and B
@@ -140,7 +149,10 @@ class _OldSerial:
 
 async def old_plugin_query(port: str, profile: MeterProfile) -> str | None:
     """The SmartHomeNG DLMS plugin 1.9.5 query() sequence (see the module docstring)."""
-    reader, writer = await serial_port.open_port(port, 300)
+    # mode D: the user sets the plugin's `baudrate` to the push rate (only_listen)
+    reader, writer = await serial_port.open_port(
+        port, profile.push_rate if profile.mode == "D" else 300
+    )
     serial = _OldSerial(reader, OLD_TIMEOUT)
     try:
         if profile.mode == "D":
@@ -214,9 +226,13 @@ async def measure_old(profile: MeterProfile) -> Run:
         called = time.monotonic()
         error = ""
         try:
-            result = await old_plugin_query(sim.port, profile)
+            # the plugin itself has no overall limit: cap the bench's wait
+            async with asyncio.timeout(OLD_BENCH_LIMIT):
+                result = await old_plugin_query(sim.port, profile)
         except Iec62056Error as err:
             result, error = None, f"{type(err).__name__}: {err}"
+        except TimeoutError:
+            result, error = None, f"still reading after {OLD_BENCH_LIMIT:g} s (no overall limit)"
         returned = time.monotonic()
         timeline = sim.timeline()
     first_line = profile.block.split(b"\n", 1)[0].strip().decode("latin-1")
