@@ -132,7 +132,10 @@ class ReadSettings:
         if self.max_baudrate is not None and self.max_baudrate < STANDARD_RATES[0]:
             raise ValueError("max_baudrate must be at least 300")
         if not isinstance(self.address, str) or not _ADDRESS.fullmatch(self.address):
-            raise ValueError("address: up to 32 of 0-9, A-Z, a-z and space")
+            raise ValueError(
+                "address: 0 to 32 characters of 0-9, A-Z, a-z and space, nothing else "
+                f"(no line breaks), not {self.address!r}"
+            )
         for name in ("switch_delay", "char_timeout", "timeout", "session_gap"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
