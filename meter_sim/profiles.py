@@ -220,6 +220,9 @@ class MeterProfile:
     requires_ack: bool = False
     #: None = from the identification (20 ms if its third letter is lower case, else 200 ms).
     reaction_time: float | None = None
+    #: The rate the meter answers a request at (identification and data) when it differs from
+    #: the request's 300 Bd (Landis+Gyr Ultraheat); None = the standard (answer at 300 Bd).
+    answer_rate: int | None = None
     #: Mode D: push rate and period (start to start).
     push_rate: int = 2400
     push_interval: float = 1.0
@@ -322,6 +325,11 @@ class MeterProfile:
         )
 
 
+def _load_text(file: str, name: str, **options: object) -> MeterProfile:
+    """A profile from a corpus `.txt` rendering (captures whose source gives no exact bytes)."""
+    return MeterProfile.from_capture(SIM_DATA.parent / file, name=name).replace(**options)
+
+
 def _load(
     file: str,
     name: str,
@@ -363,6 +371,12 @@ def builtin_profiles() -> dict[str, MeterProfile]:
         # Kamstrup Multical 66 heat meter: "/KAM MC" (space as baud char = mode A, 300 Bd),
         # 7-bit SUM instead of XOR, "!" on the line of the last value.
         _load("16_Kamstrup_Multical66.bin", "kamstrup_mc66", mode="A", checksum="sum"),
+        # Landis+Gyr Ultraheat UH50 heat meter (/LUGCUH50): battery meter woken by NULs directly
+        # followed by the request at 300 Bd; identification and data come at 2400 Bd (mode B
+        # letter "C"); "&" joins several values in one pair of parentheses. No ACK needed.
+        _load_text(
+            "39_LandisGyr_UH50_heat.txt", "ultraheat_uh50", mode="B", answer_rate=2400, wakeup=True
+        ),
         # EMH eHZ: mode D push at 9600 Bd, no STX/ETX/check.
         _load(
             "18_EMH_eHZ.bin",

@@ -75,6 +75,9 @@ CHAR_TIMEOUT = 1.5
 #: Wake-up (battery meters): NULs for at least this long, then at least this pause.
 WAKEUP_NULS = 2.0
 WAKEUP_PAUSE = 1.4
+#: Ultraheat-style wake-up (profiles with `answer_rate`): at least 40 NULs at 300 Bd, and the
+#: request may follow them at once (the published Ultraheat readers send no pause).
+ULTRAHEAT_NULS = 40 * 10 / 300
 WAKEUP_MAX_GAP = 0.5
 #: Meter -> client: bytes are written in chunks of about this much wire time.
 TX_CHUNK = 0.01
@@ -771,7 +774,10 @@ class MeterSimulator:
             self._lock.notify_all()
 
     def _woken(self, line: bytes, times: Sequence[float], slash: int) -> bool:
-        """Did a wake-up (>= 2 s of NULs, then a pause) precede the request at `slash`?"""
+        """Did a wake-up (>= 2 s of NULs, then a pause) precede the request at `slash`?
+
+        Profiles with an `answer_rate` (Ultraheat) need only >= 40 NULs, with or without a pause.
+        """
         char = 10.0 / IDLE_RATE
         last = slash - 1
         if last < 0 or line[last] != 0:
@@ -785,6 +791,8 @@ class MeterSimulator:
             first -= 1
         nul_time = times[last] - (times[first] - char)
         pause = (times[slash] - char) - times[last]
+        if self.profile.answer_rate is not None:
+            return nul_time >= ULTRAHEAT_NULS - 0.5 * char
         return nul_time >= WAKEUP_NULS and pause >= WAKEUP_PAUSE
 
     async def _serve(self) -> None:
@@ -824,18 +832,21 @@ class MeterSimulator:
         tr = profile.tr
         self._inbox_clear()
         await self._sleep_until(request_end + tr)
+        answer_rate = profile.answer_rate or IDLE_RATE
         if self._take_fault(Fault.GARBAGE):
             junk = bytes(
                 self._rng.choice(b"\x00\x7f#%&*+-.:;<=>?@ABCZ[]^_`az{|}~") for _ in range(60)
             )
-            await self._transmit(junk + b"\r\n", IDLE_RATE)
+            await self._transmit(junk + b"\r\n", answer_rate)
             return
         if profile.noise:
-            await self._transmit(profile.noise, IDLE_RATE)
-        self._mark("ident_start", await self._transmit(profile.identification_message(), IDLE_RATE))
+            await self._transmit(profile.noise, answer_rate)
+        self._mark(
+            "ident_start", await self._transmit(profile.identification_message(), answer_rate)
+        )
         ident_end = self._tx_free
         self._mark("ident_end", ident_end)
-        rate = IDLE_RATE
+        rate = answer_rate
         if profile.mode == "B":
             rate = profile.offered_rate
             self._meter_rate = rate

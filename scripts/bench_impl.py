@@ -10,10 +10,15 @@ real wire timing), compared with the physical minimum for the same bytes and rat
 Mode D: the telegram's wire time versus the time from its first byte on the wire until
 `read_meter` returned (the wait for the next push is the meter's schedule, not ours).
 
-"old" emulates the original SmartHomeNG plugin's fixed waits: 0.5 s before the ACK and
-0.25 s after writing it before the switch. The switch part runs for real
-(`switch_delay = 0.25 s - ACK wire time`); the driver has no knob for the wait before the
-ACK, so its extra (0.5 s - tr) is added to the measured time (computed, marked "+calc").
+"old plugin" runs the SmartHomeNG DLMS plugin's read sequence (plugin 1.9.5, `dlms/dlms.py`
+`query()`; smarthomeNG/plugins) step by step against the same simulator. It is a re-implementation
+of that function's behaviour on our port helpers (its code is not copied), with its fixed waits
+and checks: the request; the identification read up to LF (an exact echo of the request is
+skipped, anything not starting with "/" aborts); mode C: 0.4 s, the ACK with the offered baud
+character, 0.4 s, then the switch; mode B: 0.8 s, then the switch; the data read until 2 s of
+silence (its default `timeout`); the XOR check only if the reply starts with STX and has ETX
+second to last (a mismatch returns nothing; no STX: unchecked). Mode D (`only_listen`): from "/"
+to "!". Its result counts as read only if it holds the meter's first data line.
 
 Ratios are wire_min / measured (1.0 = at the wire limit; target >= 0.9).
 """
@@ -28,9 +33,12 @@ import sys
 import time
 
 from custom_components.dlms_meter.iec62056 import (
+    MODE_B_RATES,
+    MODE_C_RATES,
     Checksum,
     Iec62056Error,
     ReadSettings,
+    port as serial_port,
     read_meter,
 )
 from meter_sim.profiles import PROFILES, RATES_C, MeterProfile
@@ -38,9 +46,20 @@ from meter_sim.simulator import MeterSimulator
 
 CHAR300 = 10 / 300
 ACK_LEN = 6
-OLD_PRE_ACK = 0.5
-OLD_AFTER_ACK_WRITE = 0.25
-BENCH_PROFILES = ("lgz_zmd120", "lgz_e350", "iskra_mt174", "emh_ehz")
+#: SmartHomeNG DLMS plugin 1.9.5: dlms.py query() waits and its default timeout (plugin.yaml).
+OLD_WAIT_BEFORE_ACK = 0.4
+OLD_WAIT_AFTER_ACK = 0.4
+OLD_TIMEOUT = 2.0
+OLD_BENCH_LIMIT = 60.0
+BENCH_PROFILES = (
+    "lgz_zmd120",
+    "lgz_e350",
+    "iskra_mt174",
+    "itron_ace3000",
+    "kamstrup_mc66",
+    "emh_ehz",
+    "ultraheat_uh50",
+)
 
 
 @dataclass
@@ -71,23 +90,109 @@ def wire_min(profile: MeterProfile) -> float:
         return data
     tr = profile.tr
     request = 5 * CHAR300
-    ident = len(profile.identification_message()) * CHAR300
+    ident = len(profile.identification_message()) * 10 / (profile.answer_rate or 300)
     if profile.mode == "C":
         return request + tr + ident + tr + ACK_LEN * CHAR300 + tr + data
     return request + tr + ident + tr + data  # modes A and B
 
 
-def settings_for(profile: MeterProfile, *, old: bool) -> ReadSettings:
+def settings_for(profile: MeterProfile) -> ReadSettings:
     if profile.mode == "D":
         return ReadSettings(mode="D", baudrate=profile.push_rate, session_gap=0)
     checksum = Checksum.SUM if profile.checksum == "sum" else Checksum.XOR
-    switch_delay = OLD_AFTER_ACK_WRITE - ACK_LEN * CHAR300 if old else 0.0
     return ReadSettings(
         mode=profile.mode,
         checksum=checksum,
-        switch_delay=switch_delay,
         session_gap=0,
+        answer_baudrate=profile.answer_rate,
+        wakeup=profile.wakeup,
     )
+
+
+class _OldSerial:
+    """pyserial-like reads as the old plugin does them (`read()` with `timeout` per byte)."""
+
+    def __init__(self, reader: asyncio.StreamReader, timeout: float) -> None:
+        self.reader = reader
+        self.timeout = timeout
+        self.buffer = b""
+
+    async def read(self) -> bytes:
+        """One byte, or b"" after `timeout` seconds without one."""
+        if not self.buffer:
+            try:
+                self.buffer = await asyncio.wait_for(self.reader.read(4096), self.timeout)
+            except TimeoutError:
+                return b""
+        byte, self.buffer = self.buffer[:1], self.buffer[1:]
+        return byte
+
+    async def read_block(self, end: bytes | None = b"\n", start: bytes | None = None) -> bytes:
+        """dlms.py read_data_block_from_serial: up to `end` (included) or a timeout."""
+        response = b""
+        start_found = False
+        while True:
+            byte = await self.read()
+            if not byte:
+                break
+            if start is not None and byte == start:
+                response = b""
+                start_found = True
+            response += byte
+            if end is not None and byte == end:
+                if start is not None and not start_found:
+                    response = b""
+                    continue
+                break
+        return response
+
+
+async def old_plugin_query(port: str, profile: MeterProfile) -> str | None:
+    """The SmartHomeNG DLMS plugin 1.9.5 query() sequence (see the module docstring)."""
+    # mode D: the user sets the plugin's `baudrate` to the push rate (only_listen)
+    reader, writer = await serial_port.open_port(
+        port, profile.push_rate if profile.mode == "D" else 300
+    )
+    serial = _OldSerial(reader, OLD_TIMEOUT)
+    try:
+        if profile.mode == "D":
+            response = await serial.read_block(b"!", b"/")
+            return response.decode("ascii", "replace") if response else None
+        request = b"/?!\r\n"
+        writer.write(request)
+        response = await serial.read_block()
+        if response == request:
+            response = await serial.read_block()
+        if len(response) < 7 or response[0] != ord("/"):
+            return None  # "malformed identification" / "does not start with '/'"
+        baud_char = chr(response[4])
+        ack = b"\x060" + baud_char.encode("latin-1") + b"0\r\n"
+        if baud_char in MODE_B_RATES:
+            await asyncio.sleep(OLD_WAIT_BEFORE_ACK + OLD_WAIT_AFTER_ACK)
+            await serial_port.set_baudrate(writer, MODE_B_RATES[baud_char])
+        elif baud_char in MODE_C_RATES:
+            await asyncio.sleep(OLD_WAIT_BEFORE_ACK)
+            writer.write(ack)
+            await asyncio.sleep(OLD_WAIT_AFTER_ACK)
+            if MODE_C_RATES[baud_char] != 300:
+                await serial_port.set_baudrate(writer, MODE_C_RATES[baud_char])
+        response = await serial.read_block(None)
+    finally:
+        await serial_port.close_port(writer)
+    if response.startswith(ack):
+        response = response[len(ack) :]
+    if len(response) > 5 and response[0] == 0x02 and response[-2] == 0x03:
+        check = 0
+        for byte in response[1:-1]:
+            check ^= byte
+        if check != response[-1]:
+            return None  # "checksum/protocol error"
+    if len(response) <= 5:
+        return None
+    try:
+        return response[1:-4].decode("ascii")
+    except UnicodeDecodeError:
+        return None  # the plugin's caller logs the exception and gets no result
 
 
 def phases(sim: MeterSimulator, called: float, returned: float) -> dict[str, float]:
@@ -114,14 +219,39 @@ def phases(sim: MeterSimulator, called: float, returned: float) -> dict[str, flo
     return out
 
 
-async def measure(profile: MeterProfile, *, old: bool) -> Run:
+async def measure_old(profile: MeterProfile) -> Run:
+    """One read with the old plugin's sequence: wall time, and whether it got the data."""
+    with MeterSimulator(profile) as sim:
+        await asyncio.sleep(0.05)
+        called = time.monotonic()
+        error = ""
+        try:
+            # the plugin itself has no overall limit: cap the bench's wait
+            async with asyncio.timeout(OLD_BENCH_LIMIT):
+                result = await old_plugin_query(sim.port, profile)
+        except Iec62056Error as err:
+            result, error = None, f"{type(err).__name__}: {err}"
+        except TimeoutError:
+            result, error = None, f"still reading after {OLD_BENCH_LIMIT:g} s (no overall limit)"
+        returned = time.monotonic()
+        timeline = sim.timeline()
+    first_line = profile.block.split(b"\n", 1)[0].strip().decode("latin-1")
+    if not error and result is None:
+        error = "no result (the plugin logs an error and publishes nothing)"
+    elif not error and result is not None and first_line not in result:
+        error = "a result without the meter's data (junk)"
+    started = timeline.get("data_start" if profile.mode == "D" else "request_start", called)
+    return Run(returned - started, returned - called, phases(sim, called, returned), None, error)
+
+
+async def measure(profile: MeterProfile) -> Run:
     with MeterSimulator(profile) as sim:
         await asyncio.sleep(0.05)
         called = time.monotonic()
         error = ""
         rate: int | None = None
         try:
-            readout = await read_meter(sim.port, settings_for(profile, old=old))
+            readout = await read_meter(sim.port, settings_for(profile))
             rate = readout.baudrate
             if profile.mode != "D" and readout.checksum_ok is not True:
                 error = f"returned an unverified readout (checksum_ok={readout.checksum_ok})"
@@ -147,19 +277,18 @@ async def bench(names: list[str], rounds: int, verbose: bool) -> int:
     for name in names:
         profile = PROFILES[name]
         minimum = wire_min(profile)
-        runs = [await measure(profile, old=False) for _ in range(rounds)]
+        runs = [await measure(profile) for _ in range(rounds)]
         good = [r for r in runs if not r.error]
         best = statistics.median(r.measured for r in good) if good else float("nan")
         wall = statistics.median(r.wall for r in good) if good else float("nan")
         ratio = minimum / best if good else 0.0
-        old_text, old_ratio_text = "n/a (no mode D)", ""
-        if profile.mode == "C":
-            old_runs = [await measure(profile, old=True) for _ in range(rounds)]
+        old_text, old_ratio_text = "n/a", ""
+        if profile.answer_rate is None and not profile.wakeup:  # the plugin has neither
+            old_runs = [await measure_old(profile) for _ in range(rounds)]
             old_good = [r for r in old_runs if not r.error]
             if old_good:
-                extra = max(0.0, OLD_PRE_ACK - profile.tr)
-                old_time = statistics.median(r.measured for r in old_good) + extra
-                old_text = f"{old_time:7.3f} s +calc"
+                old_time = statistics.median(r.measured for r in old_good)
+                old_text = f"{old_time:7.3f} s"
                 old_ratio_text = f"{minimum / old_time:5.2f}"
             else:
                 old_text = "FAILS (see below)"
@@ -207,8 +336,9 @@ async def bench(names: list[str], rounds: int, verbose: bool) -> int:
     print()
     print("measured = median of", rounds, "read(s): request's first bit -> read_meter returned")
     print("           (mode D: telegram's first bit -> returned); wall = whole read_meter call.")
-    print("old plugin = 0.5 s before the ACK (+calc: added, no driver knob) and the switch")
-    print("             0.25 s after the ACK write (run for real via switch_delay).")
+    print("old plugin = the SmartHomeNG DLMS plugin 1.9.5 read sequence, re-implemented step by")
+    print("             step (0.4 s before/after the ACK, end of data = 2 s of silence), same")
+    print("             measure; FAILS = it would publish nothing or junk for this meter.")
     for line in low:
         print("BELOW 0.9:", line)
     for line in failures:

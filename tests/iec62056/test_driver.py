@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 import contextlib
-import time
 from typing import Any
 
 import pytest
@@ -22,14 +21,22 @@ from custom_components.dlms_meter.iec62056 import (
     ProtocolError,
     ReadSettings,
     ReadTimeoutError,
+    SharedPort,
     read_meter,
 )
 from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
 
 def fast(**options: Any) -> ReadSettings:
-    """Settings for simulator tests: short answer timeout, no gap between sessions."""
-    return ReadSettings(**{"answer_timeout": 2.5, "session_gap": 0.0, **options})
+    """Settings for simulator tests: no gap between sessions; an answer timeout that holds
+    on a busy machine (the simulator answers after 200 ms)."""
+    return ReadSettings(**{"answer_timeout": 4.0, "session_gap": 0.0, **options})
+
+
+async def _wait_for_request(sim: MeterSimulator) -> None:
+    """Wait (event-based, generous deadline) until the simulator has taken a request."""
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, sim.wait_for, lambda s: s.requests >= 1, 20.0)
 
 
 @contextlib.contextmanager
@@ -235,14 +242,51 @@ async def test_switch_delay_still_catches_the_data() -> None:
 
 
 async def test_session_gap_between_reads() -> None:
-    """The second session on a port starts no earlier than session_gap after the first."""
+    """The second session on a port starts no earlier than session_gap after the first.
+
+    Both reads go through one SharedPort (what probes and coordinators share); the gap is
+    checked against the port's own record of the first session's end.
+    """
     with simulator("lgz_e350") as sim:
-        settings = ReadSettings(answer_timeout=2.5, session_gap=1.0)
-        await read_meter(sim.port, settings)
-        ended = time.monotonic()
-        await read_meter(sim.port, settings)
+        port = SharedPort(sim.port)
+        settings = ReadSettings(answer_timeout=4.0, session_gap=1.0)
+        await read_meter(port, settings)
+        ended = port.last_session_end
+        assert ended is not None
+        await read_meter(port, settings)
         assert sim.stats().requests == 2
-    assert time.monotonic() - ended >= 1.0
+        assert sim.timeline()["request_start"] >= ended + 1.0
+
+
+async def test_sessions_on_one_port_never_overlap() -> None:
+    """Two reads started together on one port run one after the other, both succeed."""
+    with simulator("lgz_e350") as sim:
+        first, second = await asyncio.gather(
+            read_meter(sim.port, fast()), read_meter(sim.port, fast())
+        )
+        assert sim.stats().requests == 2
+    assert first.checksum_ok is True
+    assert second.checksum_ok is True
+
+
+async def test_ultraheat_answers_at_2400() -> None:
+    """Landis+Gyr Ultraheat: NULs + request at 300 Bd, identification and data at 2400 Bd."""
+    with simulator("ultraheat_uh50") as sim:
+        readout = await read_meter(sim.port, fast(mode="B", wakeup=True, answer_baudrate=2400))
+        assert sim.stats().last_rate == 2400
+    assert readout.identification is not None
+    assert readout.identification.raw == "LUGCUH50"
+    assert readout.baudrate == 2400
+    assert readout.checksum_ok is True
+    assert readout.find("6.8")[0].values[0].value == "0328.871"
+
+
+async def test_ultraheat_without_answer_baudrate_is_not_read() -> None:
+    """Listening at 300 Bd to a meter that answers at 2400 Bd gives no readout."""
+    with simulator("ultraheat_uh50") as sim:
+        with pytest.raises((ProtocolError, NoAnswerError)):
+            await read_meter(sim.port, fast(mode="B", wakeup=True))
+        assert sim.stats().requests == 1
 
 
 async def test_overall_timeout() -> None:
@@ -276,7 +320,7 @@ async def test_cancel_closes_the_port() -> None:
     """Cancelling a read mid-session closes the port."""
     with simulator("lgz_e350") as sim:
         task = asyncio.create_task(read_meter(sim.port, ReadSettings(session_gap=0)))
-        await asyncio.sleep(0.8)
+        await _wait_for_request(sim)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -287,7 +331,7 @@ async def test_unplug_mid_read() -> None:
     """Pulling the head during a read is a port error (or a timeout), never data."""
     with simulator("lgz_e350") as sim:
         task = asyncio.create_task(read_meter(sim.port, fast()))
-        await asyncio.sleep(0.7)
+        await _wait_for_request(sim)
         await asyncio.get_running_loop().run_in_executor(None, sim.unplug)
         with pytest.raises((PortError, ReadTimeoutError)):
             await task

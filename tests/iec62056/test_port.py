@@ -78,15 +78,16 @@ async def test_set_baudrate_both_serialx_apis() -> None:
         os.close(slave)
 
 
-async def test_session_gap() -> None:
-    """wait_session_gap sleeps until the gap after the last session has passed."""
-    loop = asyncio.get_running_loop()
-    serial_port.mark_session_end("gap-test")
-    start = loop.time()
-    await serial_port.wait_session_gap("gap-test", 0.3)
-    assert loop.time() - start >= 0.25
-    await serial_port.wait_session_gap("never-used", 5.0)
+def test_wire_time_and_masked_errors() -> None:
+    """Wire time; port names in the library's port errors never carry secrets."""
     assert serial_port.wire_time(6, 300) == pytest.approx(0.2)
+    url = "socket://meteruser:hunter4@host:2000/?key=abc"
+    error = serial_port.map_port_error(OSError(f"cannot reach {url}"), url)
+    assert "hunter4" not in str(error)
+    assert "abc" not in str(error)
+    assert "host:2000" in str(error)
+    error = serial_port.map_port_error(FileNotFoundError(errno.ENOENT, "x"), url)
+    assert "hunter4" not in str(error)
 
 
 def test_settings_validation_and_defaults() -> None:

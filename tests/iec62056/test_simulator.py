@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
 import os
 from pathlib import Path
@@ -81,6 +81,14 @@ class Client:
         data, self.buffer = self.buffer, b""
         return data
 
+    async def read_until_true(self, done: Callable[[bytes], bool], wait: float = 20) -> bytes:
+        """Read until `done(data)` holds (event-based; `wait` is only a generous deadline)."""
+        deadline = time.monotonic() + wait
+        data = b""
+        while not done(data) and time.monotonic() < deadline:
+            data += await self.read_until(None, min(0.1, max(0.0, deadline - time.monotonic())))
+        return data
+
     async def read_message(self, wait: float) -> bytes:
         """Read up to ETX plus the check byte."""
         data = await self.read_until(b"\x03", wait)
@@ -93,12 +101,29 @@ class Client:
         return await self.read_until(b"\n", 4)
 
     async def ack(self, z: str, sim: MeterSimulator, *, rate: int | None) -> None:
-        """Wait tr, send ACK 0 Z 0, wait until it has left the wire, switch to `rate`."""
+        """Wait tr, send ACK 0 Z 0, wait until it has left the wire, switch to `rate`.
+
+        Before switching, wait (event-based, generous deadline) until the simulator has taken
+        the whole ACK off the virtual wire: on a busy machine its thread may do so later than
+        the wire time, and a switch before that would garble the ACK itself.
+        """
         await asyncio.sleep(sim.profile.tr + 0.01)
         started = self.write(b"\x060" + z.encode() + b"0\r\n")
         await asyncio.sleep(max(0.0, started + 6 * CHAR300 + 0.002 - time.monotonic()))
         if rate is not None:
+            deadline = time.monotonic() + 10
+            # the simulator's thread offers no asyncio event for this: poll its timeline
+            while "ack_end" not in sim.timeline() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
             await self.set_rate(rate)
+
+    async def read_session(self, sim: MeterSimulator, sessions: int = 1) -> bytes:
+        """Read until the simulator has sent its data message to the end (event-based)."""
+        deadline = time.monotonic() + 20
+        data = b""
+        while sim.stats().sessions < sessions and time.monotonic() < deadline:
+            data += await self.read_until(None, 0.1)
+        return data + await self.read_until(None, 0.3)
 
 
 @contextlib.asynccontextmanager
@@ -385,7 +410,7 @@ async def test_listening_at_the_wrong_rate_gives_junk(running: list[MeterSimulat
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=9600)  # the meter sends at 4800
-        junk = await client.read_until(None, 1.2)
+        junk = await client.read_session(sim)
     assert junk
     assert b"F.F(00)" not in junk
     assert b"\x03\x01" not in junk
@@ -397,7 +422,7 @@ async def test_not_switching_gives_junk(running: list[MeterSimulator]) -> None:
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=None)  # stays at 300 while the meter sends at 4800
-        junk = await client.read_until(None, 1.2)
+        junk = await client.read_session(sim)
     assert b"F.F" not in junk
     assert sim.wait_for(lambda s: s.sessions == 1, 2)
 
@@ -547,7 +572,7 @@ async def test_mode_d_pushes_at_its_rate(running: list[MeterSimulator]) -> None:
 async def test_mode_d_at_the_wrong_rate_is_junk(running: list[MeterSimulator]) -> None:
     sim = start(running, "emh_ehz", push_interval=0.3)
     async with connect(sim, rate=2400) as client:
-        junk = await client.read_until(None, 0.7)
+        junk = await client.read_until_true(lambda d: len(d) >= 10)
     assert junk
     assert b"EMH" not in junk
 
@@ -683,7 +708,7 @@ async def test_fault_truncate_cuts_the_message(running: list[MeterSimulator]) ->
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=4800)
-        message = await client.read_until(None, 1.5)
+        message = await client.read_session(sim)
     good = PROFILES["lgz_e350"].data_message()
     assert message == good[: len(good) // 2]
 
@@ -693,7 +718,7 @@ async def test_fault_garbage_instead_of_identification(running: list[MeterSimula
     sim.inject(Fault.GARBAGE)
     async with connect(sim) as client:
         client.write(REQUEST)
-        junk = await client.read_until(None, 3.0)
+        junk = await client.read_until(b"\r\n", 20)
     assert len(junk) > 20
     assert b"/" not in junk
     assert b"LGZ" not in junk
@@ -705,7 +730,7 @@ async def test_fault_wrong_rate(running: list[MeterSimulator]) -> None:
     async with connect(sim) as client:
         await client.request(sim)
         await client.ack("4", sim, rate=4800)
-        junk = await client.read_until(None, 1.2)
+        junk = await client.read_session(sim)
     assert b"F.F(00)" not in junk
     assert sim.stats().last_rate == 4800  # negotiated, but not what was used
 
@@ -716,9 +741,9 @@ async def test_faults_in_mode_d(running: list[MeterSimulator]) -> None:
     sim.inject(Fault.SILENCE)  # the first push is skipped
     sim.inject(Fault.TRUNCATE)  # the second is cut in half
     sim.start()
-    async with connect(sim, rate=9600) as client:
-        stream = await client.read_until(None, 0.9)
     full = PROFILES["emh_ehz"].data_message()
+    async with connect(sim, rate=9600) as client:
+        stream = await client.read_until_true(lambda d: len(d) >= len(full) // 2 + 2 * len(full))
     assert stream.startswith(full[: len(full) // 2] + full + full)
     assert sim.stats().faults_injected == 2
     sim.clear_faults()
@@ -730,9 +755,9 @@ async def test_garbage_push_in_mode_d(running: list[MeterSimulator]) -> None:
     running.append(sim)
     sim.inject(Fault.GARBAGE)
     sim.start()
-    async with connect(sim, rate=9600) as client:
-        stream = await client.read_until(None, 0.35)
     full = PROFILES["emh_ehz"].data_message()
+    async with connect(sim, rate=9600) as client:
+        stream = await client.read_until_true(lambda d: d.endswith(full))
     assert not stream.startswith(full)
     assert stream.endswith(full)
 
@@ -857,3 +882,23 @@ def test_cli_rejects_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["no_such_meter"])
     assert "unknown profile" in capsys.readouterr().err
+
+
+async def test_ultraheat_wakes_on_nuls_and_answers_at_2400(running: list[MeterSimulator]) -> None:
+    """Ultraheat profile: a request without NULs is ignored; 40 NULs + request (no pause) are
+    answered with identification and data at 2400 Bd, without any ACK."""
+    sim = start(running, "ultraheat_uh50")
+    async with connect(sim) as client:
+        client.write(REQUEST)
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(
+            None, sim.wait_for, lambda s: s.ignored_requests == 1, 20.0
+        )
+        started = client.write(bytes(40) + REQUEST)
+        await asyncio.sleep(max(0.0, started + 45 * CHAR300 + 0.01 - time.monotonic()))
+        await client.set_rate(2400)
+        answer = await client.read_until_true(lambda d: b"\x03" in d and not d.endswith(b"\x03"))
+    assert answer.startswith(b"/LUGCUH50\r\n\x02")
+    assert xor_ok(answer[answer.index(b"\x02") :])
+    assert sim.stats().last_rate == 2400
+    assert sim.stats().requests == 1

@@ -7,11 +7,13 @@ and a command line tool (``python -m custom_components.dlms_meter.iec62056``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .checksum import Checksum
 from .datalines import DataBlock, parse_data_block, parse_data_lines
 from .decode import decode_telegram, parse_capture
-from .driver import read_meter
 from .errors import (
+    ERROR_KINDS,
     ChecksumError,
     Iec62056Error,
     NoAnswerError,
@@ -19,16 +21,55 @@ from .errors import (
     PortError,
     PortNotFoundError,
     ProtocolError,
+    ReadoutTooLongError,
+    ReadTimeLimitError,
     ReadTimeoutError,
+    SmlStreamError,
 )
 from .framer import MAX_TELEGRAM_BYTES, Block, Framer, Telegram
-from .identification import Identification, parse_identification
+from .identification import (
+    MODE_B_RATES,
+    MODE_C_RATES,
+    PUSH_RATES,
+    RATE_TABLE,
+    STANDARD_RATES,
+    Identification,
+    parse_identification,
+)
 from .models import DataSet, Readout, Value
 from .obis import ObisCode, address_matches, normalize_obis, parse_obis
-from .settings import ReadSettings, choose_baudrate
+from .session import ReadSession
+from .settings import Mode, ReadSettings, choose_baudrate
+
+if TYPE_CHECKING:
+    from .driver import read_meter
+    from .port import SharedPort, shared_port
+
+# The driver and the port need serialx (and its back-ends): imported on first use only, so
+# that parsing and the CLI's --help start fast.
+_LAZY = {"read_meter": "driver", "SharedPort": "port", "shared_port": "port"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the serial parts (``read_meter``, ``SharedPort``, ``shared_port``) lazily."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "ERROR_KINDS",
     "MAX_TELEGRAM_BYTES",
+    "MODE_B_RATES",
+    "MODE_C_RATES",
+    "PUSH_RATES",
+    "RATE_TABLE",
+    "STANDARD_RATES",
     "Block",
     "Checksum",
     "ChecksumError",
@@ -37,15 +78,21 @@ __all__ = [
     "Framer",
     "Identification",
     "Iec62056Error",
+    "Mode",
     "NoAnswerError",
     "ObisCode",
     "PortBusyError",
     "PortError",
     "PortNotFoundError",
     "ProtocolError",
+    "ReadSession",
     "ReadSettings",
+    "ReadTimeLimitError",
     "ReadTimeoutError",
     "Readout",
+    "ReadoutTooLongError",
+    "SharedPort",
+    "SmlStreamError",
     "Telegram",
     "Value",
     "address_matches",
@@ -58,4 +105,5 @@ __all__ = [
     "parse_identification",
     "parse_obis",
     "read_meter",
+    "shared_port",
 ]

@@ -56,3 +56,35 @@ class ProtocolError(Iec62056Error):
     """Bytes came, but they are not an IEC 62056-21 conversation (no valid identification)."""
 
     kind: ClassVar[str] = "not_iec62056"
+
+
+class ReadoutTooLongError(Iec62056Error):
+    """The readout exceeded the size cap (64 KiB) and was cut; nothing of it is used."""
+
+    kind: ClassVar[str] = "readout_too_long"
+
+
+class ReadTimeLimitError(Iec62056Error):
+    """The overall time limit ran out while the meter was still sending."""
+
+    kind: ClassVar[str] = "read_time_limit"
+
+
+class SmlStreamError(ProtocolError):
+    """The meter sends SML (binary, escape ``1B 1B 1B 1B 01 01 01 01``), not IEC 62056-21.
+
+    Such meters are read by Home Assistant's EDL21 integration.
+    """
+
+    kind: ClassVar[str] = "sml"
+
+
+def _all_kinds(cls: type[Iec62056Error]) -> frozenset[str]:
+    kinds = {cls.kind}
+    for sub in cls.__subclasses__():
+        kinds |= _all_kinds(sub)
+    return frozenset(kinds)
+
+
+#: Every error kind the library can raise, derived from the exception classes.
+ERROR_KINDS: frozenset[str] = _all_kinds(Iec62056Error)

@@ -16,24 +16,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODE_B_RATES: dict[str, int] = {
-    "A": 600,
-    "B": 1200,
-    "C": 2400,
-    "D": 4800,
-    "E": 9600,
-    "F": 19200,
-}
-MODE_C_RATES: dict[str, int] = {
-    "0": 300,
-    "1": 600,
-    "2": 1200,
-    "3": 2400,
-    "4": 4800,
-    "5": 9600,
-    "6": 19200,
-}
-STANDARD_RATES: tuple[int, ...] = (300, 600, 1200, 2400, 4800, 9600, 19200)
+#: The one table of IEC 62056-21 rates: (baud rate, mode B character, mode C/E character).
+#: 300 Bd has no mode B character (mode B starts at 300 and switches to A..F).
+RATE_TABLE: tuple[tuple[int, str | None, str], ...] = (
+    (300, None, "0"),
+    (600, "A", "1"),
+    (1200, "B", "2"),
+    (2400, "C", "3"),
+    (4800, "D", "4"),
+    (9600, "E", "5"),
+    (19200, "F", "6"),
+)
+STANDARD_RATES: tuple[int, ...] = tuple(rate for rate, _b, _c in RATE_TABLE)
+MODE_B_RATES: dict[str, int] = {b: rate for rate, b, _c in RATE_TABLE if b is not None}
+MODE_C_RATES: dict[str, int] = {c: rate for rate, _b, c in RATE_TABLE}
+#: Mode D pushes at 2400 Bd (baud character "3"); many meters push at 9600 Bd instead.
+PUSH_RATES: tuple[int, ...] = (2400, 9600)
 REACTION_TIME = 0.2
 FAST_REACTION_TIME = 0.02
 _MAX_RAW = 64

@@ -1,4 +1,9 @@
-"""Thin serialx wrapper: open 7E1, change the rate, drain, close, map errors.
+"""Thin serialx wrapper: open 7E1, change the rate, drain, close, map errors; shared ports.
+
+:class:`SharedPort` (one per port name, from :func:`shared_port`) serialises the sessions on
+a port and owns the quiet time between them, so that probes, coordinators, register reads
+and several meters on one bus never talk at the same time or too soon after each other.
+Port names in messages are masked (:func:`.redact.mask_port`): no credentials leak.
 
 Works with serialx 1.7.3 (no ``reconfigure_port``: the rate is set on the underlying
 serial object in an executor thread, as the old API's blocking setter does termios
@@ -8,14 +13,17 @@ calls) and with newer serialx (``transport.reconfigure_port``, already non-block
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 import contextlib
 import errno
 import time
 from typing import Any
+import weakref
 
 import serialx
 
 from .errors import Iec62056Error, PortBusyError, PortError, PortNotFoundError
+from .redact import mask_port, mask_secrets, mask_text
 
 try:  # serialx 1.7.3 lets termios.error (not an OSError) escape from tcsetattr
     from termios import error as _TermiosError
@@ -31,7 +39,6 @@ CLOSE_TIMEOUT = 5.0
 FLUSH_TIMEOUT = 5.0
 _BUSY_ERRNOS = frozenset((errno.EBUSY, errno.EAGAIN))
 _ALTERNATIVE_RATE = 9600
-_last_session_end: dict[str, float] = {}
 
 
 def _errno(exc: BaseException) -> int | None:
@@ -42,13 +49,17 @@ def _errno(exc: BaseException) -> int | None:
 
 
 def map_port_error(exc: BaseException, port: str) -> Iec62056Error:
-    """Translate an exception from opening or using ``port`` into a library error."""
-    text = str(exc)
+    """Translate an exception from opening or using ``port`` into a library error.
+
+    The port name, and any copy of it in the exception's text, is masked.
+    """
+    text = mask_text(str(exc), port)
+    name = mask_port(port)
     if isinstance(exc, FileNotFoundError) or _errno(exc) == errno.ENOENT:
-        return PortNotFoundError(f"{port}: no such port")
+        return PortNotFoundError(f"{name}: no such port")
     if _errno(exc) in _BUSY_ERRNOS or "exclusively lock" in text or "already locked" in text:
-        return PortBusyError(f"{port}: port busy ({text})")
-    return PortError(f"{port}: {text or type(exc).__name__}")
+        return PortBusyError(f"{name}: port busy ({text})")
+    return PortError(f"{name}: {text or type(exc).__name__}")
 
 
 async def _open(port: str, baudrate: int) -> tuple[Reader, Writer]:
@@ -100,7 +111,7 @@ async def set_baudrate(writer: Writer, baudrate: int) -> None:
                 None, setattr, serial, "baudrate", baudrate
             )
     except _PORT_ERRORS as exc:
-        raise PortError(f"cannot set {baudrate} Bd: {exc}") from exc
+        raise PortError(f"cannot set {baudrate} Bd: {mask_secrets(str(exc))}") from exc
 
 
 async def drain(writer: Writer) -> None:
@@ -110,7 +121,7 @@ async def drain(writer: Writer) -> None:
         async with asyncio.timeout(FLUSH_TIMEOUT):
             await writer.transport.flush()
     except (OSError, serialx.SerialException, TimeoutError) as exc:
-        raise PortError(f"write failed: {exc}") from exc
+        raise PortError(f"write failed: {mask_secrets(str(exc))}") from exc
 
 
 async def write(writer: Writer, data: bytes) -> None:
@@ -119,7 +130,7 @@ async def write(writer: Writer, data: bytes) -> None:
         writer.write(data)
         await writer.drain()
     except (OSError, serialx.SerialException) as exc:
-        raise PortError(f"write failed: {exc}") from exc
+        raise PortError(f"write failed: {mask_secrets(str(exc))}") from exc
 
 
 async def close_port(writer: Writer) -> None:
@@ -135,15 +146,81 @@ def wire_time(length: int, baudrate: int) -> float:
     return length * 10 / baudrate
 
 
-async def wait_session_gap(port: str, gap: float) -> None:
-    """Sleep until ``gap`` seconds have passed since the last session on ``port`` ended."""
-    last = _last_session_end.get(port)
-    if last is not None:
-        remaining = last + gap - time.monotonic()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
+class SharedPort:
+    """One serial port (device path or URL) shared by everything that reads through it.
+
+    :meth:`session` serialises sessions (an asyncio lock per event loop) and keeps the
+    quiet time ``gap`` between the end of one session and the start of the next. Get
+    instances from :func:`shared_port`, so that every user of a port shares one object.
+    """
+
+    def __init__(self, name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """Create the port object for ``name`` (nothing is opened here)."""
+        self.name = name
+        self.clock = clock
+        self.last_session_end: float | None = None
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def masked_name(self) -> str:
+        """Return the name with credentials and secret parameters masked."""
+        return mask_port(self.name)
+
+    def __repr__(self) -> str:
+        """Show the masked name only."""
+        return f"SharedPort({self.masked_name!r})"
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    def busy(self) -> bool:
+        """Return True while a session holds the port (in the running loop)."""
+        return self._lock().locked()
+
+    def quiet_until(self, gap: float) -> float:
+        """Return the clock time from which a new session may start."""
+        if self.last_session_end is None:
+            return float("-inf")
+        return self.last_session_end + gap
+
+    @contextlib.asynccontextmanager
+    async def session(self, gap: float) -> AsyncIterator[SharedPort]:
+        """Hold the port for one session: wait for the lock and the quiet time ``gap``.
+
+        The end of the session is recorded when the block is left (also on errors and
+        cancellation); callers open and close the serial port inside the block.
+        """
+        async with self._lock():
+            remaining = self.quiet_until(gap) - self.clock()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            try:
+                yield self
+            finally:
+                self.last_session_end = self.clock()
+
+    async def open(self, baudrate: int) -> tuple[Reader, Writer]:
+        """Open the port at ``baudrate`` 7E1 (see :func:`open_port`)."""
+        return await open_port(self.name, baudrate)
 
 
-def mark_session_end(port: str) -> None:
-    """Record that a session on ``port`` ended now."""
-    _last_session_end[port] = time.monotonic()
+_PORTS: dict[str, SharedPort] = {}
+
+
+def shared_port(name: str) -> SharedPort:
+    """Return the one :class:`SharedPort` for the port ``name`` (created on first use)."""
+    port = _PORTS.get(name)
+    if port is None:
+        port = _PORTS[name] = SharedPort(name)
+    return port
+
+
+def forget_ports() -> None:
+    """Drop every registered port (tests; a port in use keeps working)."""
+    _PORTS.clear()

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 import re
 
 from .checksum import Checksum
 from .identification import STANDARD_RATES, Identification
 
-MODES = ("A", "B", "C", "D")
-_ADDRESS = re.compile(r"^[0-9A-Za-z ]{0,32}$")
+
+class Mode(StrEnum):
+    """IEC 62056-21 protocol mode; the values are the standard's letters."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+#: The modes' letters (kept for callers of the old tuple).
+MODES: tuple[str, ...] = tuple(mode.value for mode in Mode)
+_ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")
 DEFAULT_ANSWER_TIMEOUT = 3.0
 DEFAULT_PUSH_TIMEOUT = 15.0
 WAKEUP_SECONDS = 2.2
@@ -62,6 +74,13 @@ class ReadSettings:
     initial_baudrate
         Rate of the request and identification in modes A/B/C (None = 300 Bd, the
         standard; some meters start at 9600).
+    answer_baudrate
+        None (standard): the meter answers at the rate of the request. An int: the rate
+        the meter answers a request at when it differs from the request rate (Landis+Gyr
+        Ultraheat UH50/T550 heat meters: request at 300 Bd, identification and data at
+        2400 Bd). The port is switched to it as soon as the request has left the wire; a
+        wake-up is then sent as NULs directly followed by the request (no pause), as the
+        published Ultraheat readers do; no ACK is needed in mode A/B.
     answer_timeout
         Seconds to wait for the first byte after each message we send (request, ACK).
         None = 3 s in modes A/B/C; in mode D the time to wait for the start of a pushed
@@ -80,7 +99,7 @@ class ReadSettings:
         and data at 2400 Bd). None = the request rate.
     """
 
-    mode: str = "C"
+    mode: Mode | str = Mode.C
     baudrate: int | None = None
     max_baudrate: int | None = None
     checksum: Checksum = Checksum.XOR
@@ -97,9 +116,15 @@ class ReadSettings:
     answer_baudrate: int | None = None
 
     def __post_init__(self) -> None:
-        """Reject settings that cannot work (ValueError)."""
+        """Reject settings that cannot work (ValueError); store the mode as a :class:`Mode`."""
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        object.__setattr__(self, "mode", Mode(self.mode))
+        if self.answer_baudrate is not None:
+            if self.mode == Mode.D:
+                raise ValueError("answer_baudrate is for modes A, B and C")
+            if self.answer_baudrate not in STANDARD_RATES:
+                raise ValueError(f"answer_baudrate must be one of {STANDARD_RATES}")
         if self.baudrate is not None:
             if self.mode == "D":
                 if self.baudrate <= 0:
@@ -110,8 +135,11 @@ class ReadSettings:
             raise ValueError(f"initial_baudrate must be one of {STANDARD_RATES}")
         if self.max_baudrate is not None and self.max_baudrate < STANDARD_RATES[0]:
             raise ValueError("max_baudrate must be at least 300")
-        if not _ADDRESS.match(self.address):
-            raise ValueError("address: up to 32 of 0-9, A-Z, a-z and space")
+        if not isinstance(self.address, str) or not _ADDRESS.fullmatch(self.address):
+            raise ValueError(
+                "address: 0 to 32 characters of 0-9, A-Z, a-z and space, nothing else "
+                f"(no line breaks), not {self.address!r}"
+            )
         for name in ("switch_delay", "char_timeout", "timeout", "session_gap"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -130,6 +158,11 @@ class ReadSettings:
             return self.answer_timeout
         return DEFAULT_PUSH_TIMEOUT if self.mode == "D" else DEFAULT_ANSWER_TIMEOUT
 
+    @property
+    def listen_baudrate(self) -> int:
+        """Return the rate the meter's answer comes at (before any negotiated switch)."""
+        return self.answer_baudrate or self.start_baudrate
+
     def request(self) -> bytes:
         """Return the request (sign-on) message."""
         return f"/?{self.address}!\r\n".encode("ascii")
@@ -137,7 +170,7 @@ class ReadSettings:
 
 def choose_baudrate(ident: Identification, settings: ReadSettings) -> int:
     """Return the data rate for ``settings.mode`` after ``ident`` (modes A, B, C)."""
-    initial = settings.start_baudrate
+    initial = settings.listen_baudrate
     if settings.mode == "A":
         return initial
     if settings.mode == "B":
