@@ -354,15 +354,19 @@ def test_mt174_counts_and_spot_checks() -> None:
 
 
 def test_siemens_2wr5_many_sets_per_line() -> None:
-    """Two physical lines carry 50 data sets; & values keep their text."""
+    """Two physical lines carry 50 data sets; ``&`` lists become several values, with units."""
     (readout,) = parse_capture(raw_bytes(17), Checksum.XOR)
     table = _as_table(readout.datasets)
     assert len(table) == 50
     assert table[0] == ("6.8", [("0029.055", "MWh")])
     assert table[5] == ("F", [("0", None)])
-    assert ("9.4", [("088*C&082*C", None)]) in table
-    assert ("9.1", [("0&1&0&-&CV&3&2.14", None)]) in table
-    assert ("9.36", [("2017-01-18&01:36:47", None)]) in table
+    assert ("9.4", [("088", "C"), ("082", "C")]) in table
+    assert ("9.4*01", [("088", "C"), ("082", "C")]) in table
+    assert ("9.1", [(v, None) for v in ("0", "1", "0", "-", "CV", "3", "2.14")]) in table
+    assert ("9.36", [("2017-01-18", None), ("01:36:47", None)]) in table
+    assert ("9.6", [("000", None), ("00010213", None), ("0", None)]) in table
+    assert ("9.2", [("", None), ("", None), ("", None)]) in table
+    assert ("6.35", [("60", "m")]) in table
     assert ("6.8.1", [("", None)]) in table
     assert table[-1] == ("0.0", [("00010213", None)])
     assert readout.checksum_ok is None

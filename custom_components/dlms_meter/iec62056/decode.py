@@ -6,9 +6,16 @@ Rules:
   a missing one (the input ended after STX without ``ETX check``), raises
   :class:`ChecksumError`: a readout that fails its check is never returned as data.
   With :attr:`Checksum.NONE` nothing is checked and ``checksum_ok`` is None.
-* Unframed telegrams (mode D, or mode A/C meters that send no STX) carry no block check;
-  ``checksum_ok`` is None. Since nothing checks them, every line before ``!`` must be
-  well-formed data sets (printable, balanced parentheses), else :class:`ProtocolError`.
+* A block whose check byte verifies is what the meter sent: a malformed line inside it
+  (unbalanced or cut parentheses, a stray byte such as a lone ``\\``) is skipped and
+  counted in :attr:`Readout.skipped_lines`; the good lines are kept.
+* Unchecked data (unframed telegrams, i.e. mode D or meters that send no STX, and framed
+  blocks read with :attr:`Checksum.NONE`) carries no proof. The safe rule
+  (:attr:`DataBlock.trusted_without_check`): every line that holds a parenthesis must be
+  well formed (balanced, complete, printable values, clean addresses); lines or line tails
+  without any parenthesis are skipped and counted, but only while the good data lines
+  outnumber them. Anything else raises :class:`ProtocolError` (wrong rate or noise), so a
+  half value is never accepted.
 * Blocks with an SOH header (programming-mode command messages such as the password
   request ``SOH P0 STX (...) ETX``) are checked but contribute no data sets.
 """
@@ -16,7 +23,7 @@ Rules:
 from __future__ import annotations
 
 from .checksum import Checksum, verify
-from .datalines import is_clean_data, parse_data_block
+from .datalines import DataBlock, parse_data_block
 from .errors import ChecksumError, ProtocolError
 from .framer import Framer, Telegram
 from .models import DataSet, Readout
@@ -33,6 +40,7 @@ def decode_telegram(
     """Check and parse one telegram; raise :class:`ChecksumError` if a check fails."""
     checksum_ok: bool | None = None
     datasets: list[DataSet] = []
+    skipped = 0
     for index, block in enumerate(telegram.blocks):
         result = verify(checksum, block.scope, block.check)
         if result is False:
@@ -44,12 +52,16 @@ def decode_telegram(
             )
         checksum_ok = result
         if not block.header:
-            datasets.extend(parse_data_block(block.data.decode("ascii")).datasets)
+            parsed = parse_data_block(block.data.decode("ascii"))
+            if result is None:
+                _require_trusted(parsed, f"block {index + 1}")
+            datasets.extend(parsed.datasets)
+            skipped += parsed.skipped_lines
     if not telegram.blocks:
-        text = telegram.text.decode("ascii")
-        if not is_clean_data(text):
-            raise ProtocolError("unframed data holds malformed lines (wrong rate or noise?)")
-        datasets.extend(parse_data_block(text).datasets)
+        parsed = parse_data_block(telegram.text.decode("ascii"))
+        _require_trusted(parsed, "unframed data")
+        datasets.extend(parsed.datasets)
+        skipped += parsed.skipped_lines
     return Readout(
         identification=telegram.identification,
         datasets=tuple(datasets),
@@ -58,7 +70,16 @@ def decode_telegram(
         baudrate=baudrate,
         mode=mode,
         duration=duration,
+        skipped_lines=skipped,
     )
+
+
+def _require_trusted(block: DataBlock, where: str) -> None:
+    """Raise :class:`ProtocolError` unless unchecked data is safe to use (module doc)."""
+    if not block.trusted_without_check:
+        raise ProtocolError(
+            f"{where} holds malformed lines and no check byte proves it (wrong rate or noise?)"
+        )
 
 
 def telegrams_in(data: bytes, framer: Framer | None = None) -> list[Telegram]:
@@ -85,7 +106,14 @@ def parse_capture(data: bytes, checksum: Checksum = Checksum.XOR) -> list[Readou
     if readouts:
         return readouts
     text = bytes(b & 0x7F for b in data).decode("ascii")
-    datasets = parse_data_block(text).datasets
-    if not datasets:
+    parsed = parse_data_block(text)
+    if not parsed.datasets:
         return []
-    return [Readout(identification=None, datasets=datasets, raw=data)]
+    return [
+        Readout(
+            identification=None,
+            datasets=parsed.datasets,
+            raw=data,
+            skipped_lines=parsed.skipped_lines,
+        )
+    ]

@@ -43,7 +43,9 @@ class Readout:
     None when nothing was checked (no check in the telegram, or checking disabled).
     ``baudrate`` is the rate the data came at, if known; ``mode`` the protocol mode
     used ("A".."D", or "" for parsed captures); ``duration`` seconds from the request
-    (or from the start of listening) to the last byte.
+    (or from the start of listening) to the last byte. ``skipped_lines`` counts the
+    lines (or line tails) dropped as noise or malformed (see :mod:`.datalines`); their
+    values are never in ``datasets``.
     """
 
     identification: Identification | None
@@ -53,6 +55,7 @@ class Readout:
     baudrate: int | None = None
     mode: str = ""
     duration: float = 0.0
+    skipped_lines: int = 0
 
     def find(self, pattern: str) -> tuple[DataSet, ...]:
         """Return the data sets whose address matches ``pattern`` (OBIS rules or exact text)."""
