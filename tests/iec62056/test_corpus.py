@@ -607,7 +607,7 @@ UH50_GJ_EXPECTED: list[tuple[str, list[tuple[str, str | None]]]] = [
 ]
 
 # The same model, another meter (70376057, also in home-assistant/core#97406): this capture
-# carries a stray "\\" after the 9.4 temperatures. Source: vpathuis/ultraheat @ 045e724:
+# carries a stray backslash after the 9.4 temperatures. Source: vpathuis/ultraheat @ 045e724:
 # tests/LUGCUH50_dummy_utf8_kwh.txt
 UH50_KWH = (
     "/LUGCUH50\n"
