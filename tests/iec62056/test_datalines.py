@@ -139,7 +139,8 @@ MT382_OPTICAL = (
 
 # Landis+Gyr Ultraheat T550 (model id LGUHT550): "&" lists, several data sets per line,
 # history "*01", "m" = minutes. Source: vpathuis/ultraheat @ 282d0e8: tests/LGUHT550_dummy_utf8.txt
-# (a real readout used as the test file of the ultraheat-api library Home Assistant uses).
+# (a real readout posted in https://github.com/vpathuis/ultraheat/issues/7, used as the test
+# file of the ultraheat-api library Home Assistant uses); a subset of its lines.
 T550_LINES = (
     "6.8(0326.062*MWh)6.26(07939.56*m3)9.21(00073600)\n"
     "6.26*01(07843.48*m3)6.8*01(0323.272*MWh)\n"
@@ -334,3 +335,35 @@ def test_tail_noise_and_untidy_lines() -> None:
 def test_trusted_without_check(text: str, trusted: bool) -> None:
     """The rule for unframed or unchecked data (module docstring of decode)."""
     assert parse_data_block(text).trusted_without_check is trusted
+
+
+# ZPA ZE312 (Czech Republic), optical readout as printed on
+# https://smallhacks.wordpress.com/2017/05/ ("ZPA ZE312 counter RF output description");
+# serial and customer numbers are masked with X there. A subset of the lines.
+ZPA_ZE312 = (
+    "C.1.0(XXXXXXXXX)\r\n"
+    "0.0.0(XXXXXXXXXXXX)\r\n"
+    "0.3.0(10000*imp/kWh)\r\n"
+    "F.F(000000)\r\n"
+    "1.8.0(0010332.677*kWh)\r\n"
+    "21.8.0(0008995.585*kWh)\r\n"
+    "C.8.1(0207212145)\r\n"
+    "C.7.1(00000001)\r\n"
+    "!\r\n"
+)
+
+
+def test_zpa_ze312_lines() -> None:
+    """ZPA: letter codes, a compound unit, masked text values; nothing split or skipped."""
+    block = parse_data_block(ZPA_ZE312)
+    assert block.trusted_without_check
+    assert _table(ZPA_ZE312) == [
+        ("C.1.0", [("XXXXXXXXX", None)]),
+        ("0.0.0", [("XXXXXXXXXXXX", None)]),
+        ("0.3.0", [("10000", "imp/kWh")]),
+        ("F.F", [("000000", None)]),
+        ("1.8.0", [("0010332.677", "kWh")]),
+        ("21.8.0", [("0008995.585", "kWh")]),
+        ("C.8.1", [("0207212145", None)]),
+        ("C.7.1", [("00000001", None)]),
+    ]

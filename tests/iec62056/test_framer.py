@@ -416,3 +416,15 @@ def test_checked_block_skips_malformed_lines() -> None:
     assert unchecked.checksum_ok is None
     assert unchecked.skipped_lines == 1
     assert len(unchecked.datasets) == 3
+
+
+def test_capture_without_identification_or_data() -> None:
+    """Bare data lines (identification and framing lost) are read, noise counted; junk is none."""
+    assert parse_capture(b"no data here\r\n\x00\x7f") == []
+    (bare,) = parse_capture(b"1.8.0(5kWh)\r\n\\\r\n9.4(1*C&2*C)\r\n")
+    assert bare.identification is None
+    assert bare.skipped_lines == 1
+    assert [(d.address, d.values) for d in bare.datasets] == [
+        ("1.8.0", (Value("5", "kWh"),)),
+        ("9.4", (Value("1", "C"), Value("2", "C"))),
+    ]
