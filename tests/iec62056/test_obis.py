@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.dlms_meter.iec62056 import (
@@ -177,3 +178,31 @@ def test_readout_find_and_dataset_helpers() -> None:
     assert readout.datasets[2].obis is None
     assert readout.datasets[0].value == Value("1.0", "kWh")
     assert readout.datasets[3].value is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.from_regex(
+            r"\A([0-9]{1,3}-[0-9]{1,3}:)?([0-9]{1,3}|[CFLPcflp])(\.([0-9]{1,3}|[CFLP])){0,2}"
+            r"([*&][0-9]{1,3})?\Z"
+        ),
+        st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3}){4,5}\Z"),
+    )
+)
+def test_any_text_parses_or_is_no_obis(text: str) -> None:
+    """Every form (x.y, x.y.z, x.y.z*q, A-B:C.D.E*F, letters, &F, all-dots) or junk: no crash.
+
+    Whatever parses prints a canonical form that parses back to the same code, and
+    normalize_obis is idempotent.
+    """
+    code = parse_obis(text)
+    normal = normalize_obis(text)
+    if code is None:
+        assert normal == text.strip()
+        return
+    assert parse_obis(str(code)) == code
+    assert normalize_obis(normal) == normal
+    assert "&" not in normal or code.f_ampersand
+    assert code.matches(code)

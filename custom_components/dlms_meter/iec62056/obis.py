@@ -50,11 +50,13 @@ from dataclasses import dataclass
 import re
 
 _LETTERS = {"C": 96, "F": 97, "L": 98, "P": 99}
-_GROUP = r"(\d{1,3}|[CFLPcflp])"
+_GROUP = r"([0-9]{1,3}|[CFLPcflp])"
 _SHORT = re.compile(
-    rf"^(?:(\d{{1,3}})-(\d{{1,3}}):)?{_GROUP}(?:\.{_GROUP})?(?:\.{_GROUP})?(?:([*&])(\d{{1,3}}))?$"
+    rf"^(?:([0-9]{{1,3}})-([0-9]{{1,3}}):)?{_GROUP}(?:\.{_GROUP})?(?:\.{_GROUP})?"
+    rf"(?:([*&])([0-9]{{1,3}}))?$"
 )
-_DOTTED = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+_N = r"([0-9]{1,3})"
+_DOTTED = re.compile(rf"^{_N}\.{_N}\.{_N}\.{_N}\.{_N}(?:\.{_N})?$")
 _UNSPECIFIED = 255
 
 
