@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from custom_components.dlms_meter.iec62056 import (
@@ -665,3 +667,20 @@ def test_uh50_stray_byte_does_not_lose_the_readout() -> None:
     (again,) = parse_capture(alone.encode("ascii"), Checksum.XOR)
     assert _as_table(again.datasets) == table
     assert again.skipped_lines == 1
+
+
+@pytest.mark.parametrize("path", bin_files(), ids=lambda p: p.name)
+def test_no_false_glued_unit_in_the_corpus(path: object) -> None:
+    """Every corpus meter writes its units with ``*``: no unit may come from a glued split.
+
+    Guards DSMR timestamps (``230521133516S``/``...W`` on C 1..95), hex words and text
+    registers against being cut into number + unit.
+    """
+    data = path.read_bytes()  # type: ignore[attr-defined]
+    text = bytes(b & 0x7F for b in data).decode("ascii")
+    for readout in parse_capture(data, Checksum.NONE):
+        for dataset in readout.datasets:
+            for value in dataset.values:
+                if value.unit is not None:
+                    pattern = re.escape(value.value) + r" *\* *" + re.escape(value.unit)
+                    assert re.search(pattern, text), (dataset.address, value)

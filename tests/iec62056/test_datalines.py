@@ -6,6 +6,7 @@ import pytest
 
 from custom_components.dlms_meter.iec62056 import DataSet, Value, parse_data_block, parse_data_lines
 from custom_components.dlms_meter.iec62056.datalines import (
+    GLUED_SHORT_UNITS,
     GLUED_UNITS,
     parse_value,
     parse_values,
@@ -194,7 +195,10 @@ def test_ampersand_in_address_stays_part_of_it() -> None:
         ("1-0:1.7.0", "001.322kW", ("001.322", "kW")),
         ("1-0:3.8.0", "000122.04kvarh", ("000122.04", "kvarh")),
         ("1-0:1.8.1*255", "0000000 kWh", ("0000000", "kWh")),
-        ("1-0:32.7.0", "231V", ("231", "V")),
+        ("1-0:32.7.0", "231.4V", ("231.4", "V")),
+        ("1-0:31.7.0", "1.25 A", ("1.25", "A")),
+        ("6.31", "0107988h", ("0107988h", None)),  # no decimal point, one letter: not split
+        ("1-0:32.7.0", "231V", ("231V", None)),
         ("1-0:21.7.0", "-0.5kW", ("-0.5", "kW")),
         ("6.8", "0326.062MWh", ("0326.062", "MWh")),
         ("6.26", "07939.56m3", ("07939.56", "m3")),
@@ -214,6 +218,13 @@ def test_ampersand_in_address_stays_part_of_it() -> None:
         ("1.8.0", "kWh", ("kWh", None)),
         ("1.8.0", "5kWh2", ("5kWh2", None)),
         ("9.4", "1.5.", ("1.5.", None)),
+        # DSMR timestamps end in a season letter (W = winter, S = summer), also on C 1..95
+        ("0-0:1.0.0", "230521133516S", ("230521133516S", None)),
+        ("0-0:1.0.0", "210101120000W", ("210101120000W", None)),
+        ("0-1:24.2.1", "230521133505S", ("230521133505S", None)),
+        ("1-0:1.6.0", "200509134558S", ("200509134558S", None)),
+        ("1.8.0", "1.5S", ("1.5S", None)),
+        ("1.8.0", "1.5w", ("1.5w", None)),
     ],
 )
 def test_glued_units(address: str, inner: str, expected: tuple[str, str | None]) -> None:
@@ -225,7 +236,8 @@ def test_glued_units(address: str, inner: str, expected: tuple[str, str | None])
 def test_glued_unit_helpers() -> None:
     """A value that has a unit is left alone; the unit table holds the common units."""
     assert split_glued_unit(Value("5kWh", "Wh")) == Value("5kWh", "Wh")
-    assert {"kwh", "kvarh", "m3", "m3ph", "gj", "mwh", "v", "a", "hz"} <= GLUED_UNITS
+    assert {"kwh", "kvarh", "m3", "m3ph", "gj", "mwh", "hz"} <= GLUED_UNITS
+    assert {"W", "V", "A", "C", "h"} <= GLUED_SHORT_UNITS
 
 
 def test_mt382_optical_readout() -> None:

@@ -186,7 +186,10 @@ def _render_part(
         expected = split_glued_unit(Value(text)) if physical else Value(text)
         return text, (expected.value, expected.unit)
     if glue and physical and re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", text):
-        return text + unit, (text, unit)
+        # one-letter units only after a decimal point (DSMR timestamps end in W/S)
+        if len(unit) > 1 or "." in text:
+            return text + unit, (text, unit)
+        return text + unit, (text + unit, None)
     return f"{text}*{unit}", (text, unit)
 
 

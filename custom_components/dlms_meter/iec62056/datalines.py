@@ -15,8 +15,10 @@ Handles every form seen in real readouts:
   when all of this holds: the address is an OBIS code of a physical quantity (group C
   1..95, so never identification, status, time or firmware registers such as ``0.2.0``
   or ``96.50.0``), the text is a plain decimal number followed by at most one space and
-  a unit from :data:`GLUED_UNITS`. Dates (``21-01-01 00:00``), firmware strings
-  (``V01.69#EEA3546C``) and hex words (``1F``, ``07D0``) are never split;
+  a unit from :data:`GLUED_UNITS`, or a one-letter unit from :data:`GLUED_SHORT_UNITS`
+  after a number with a decimal point (``230.1V``). Dates (``21-01-01 00:00``), DSMR
+  timestamps (``230521133516S``), firmware strings (``V01.69#EEA3546C``) and hex words
+  (``1F``, ``07D0``) are never split;
 * ``,`` ``#`` ``:`` ``-`` and spaces inside values (kept verbatim);
 * ``!`` right after the last data set on the same line (``0.2.2(:::::G11)!``);
 * several data sets on one physical line (``6.8(...)6.26(...)9.21(...)``);
@@ -54,19 +56,23 @@ _STRICT_ADDRESS = re.compile(r"^[\x21-\x27\x2a-\x7e]*$")
 _GLUED = re.compile(r"^([+-]?\d+(?:\.\d+)?) ?([^\d\s.,+-][^\s]*)$")
 _PHYSICAL_C = range(1, 96)
 
-#: Units split off a number they are glued to (matched case-insensitively, kept as sent).
+#: Units of several characters split off a number they are glued to (matched
+#: case-insensitively, kept as sent).
 GLUED_UNITS: frozenset[str] = frozenset(
     unit.casefold()
     for unit in (
         *("Wh", "kWh", "MWh", "GWh", "varh", "kvarh", "Mvarh", "VAh", "kVAh", "MVAh"),
-        *("W", "kW", "MW", "var", "kvar", "Mvar", "VA", "kVA", "MVA"),
-        *("J", "kJ", "MJ", "GJ"),
-        *("V", "kV", "mV", "A", "mA", "kA", "Hz", "Ohm"),
-        *("m3", "m3/h", "m3ph", "l", "l/h", "lph"),
-        *("C", "degC", "K", "deg", "%", "bar"),
-        *("h", "min", "s", "sec", "secs"),
+        *("kW", "MW", "var", "kvar", "Mvar", "VA", "kVA", "MVA"),
+        *("kJ", "MJ", "GJ"),
+        *("kV", "mV", "mA", "kA", "Hz", "Ohm"),
+        *("m3", "m3/h", "m3ph", "l/h", "lph"),
+        *("degC", "deg", "bar"),
+        *("min", "sec", "secs"),
     )
 )
+#: Units of one character: matched exactly, and only after a number with a decimal point,
+#: because DSMR timestamps end in a season letter (``230521133516S``, ``...W``).
+GLUED_SHORT_UNITS: frozenset[str] = frozenset(("W", "V", "A", "C", "K", "J", "h", "s", "l", "%"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +140,15 @@ def split_glued_unit(value: Value) -> Value:
     if value.unit is not None:
         return value
     match = _GLUED.match(value.value)
-    if match is None or match.group(2).casefold() not in GLUED_UNITS:
+    if match is None:
         return value
-    return Value(value=match.group(1), unit=match.group(2))
+    number, unit = match.groups()
+    if len(unit) == 1:
+        if unit not in GLUED_SHORT_UNITS or "." not in number:
+            return value
+    elif unit.casefold() not in GLUED_UNITS:
+        return value
+    return Value(value=number, unit=unit)
 
 
 def _glued_units_allowed(address: str) -> bool:
