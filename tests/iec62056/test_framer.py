@@ -428,3 +428,21 @@ def test_capture_without_identification_or_data() -> None:
         ("1.8.0", (Value("5", "kWh"),)),
         ("9.4", (Value("1", "C"), Value("2", "C"))),
     ]
+
+
+def test_capture_cut_before_the_end_line() -> None:
+    """A capture that ends before '!' keeps its identification and its complete lines only."""
+    ident = b"/?!\r\n/LGZ4ZMF100AC.M23\r\n000\r\n"
+    lines = b"F.F(00)\r\nC.1.0(12314330)\r\n1.8.0(001234.120*kWh)\r\n"
+    (readout,) = parse_capture(ident + lines + b"2.8.0(0000", Checksum.XOR)
+    assert readout.identification is not None
+    assert readout.identification.raw == "LGZ4ZMF100AC.M23"
+    assert [d.address for d in readout.datasets] == ["F.F", "C.1.0", "1.8.0"]
+    assert readout.skipped_lines == 2  # the echoed "000" and the cut "2.8.0(0000"
+    assert readout.checksum_ok is None
+    (clean_cut,) = parse_capture(ident + lines)
+    assert clean_cut.skipped_lines == 1
+    (mt382,) = parse_capture(MT382_HEAD + MT382_REST.replace(b"!\r\n", b""))
+    assert [d.address for d in mt382.datasets][-1] == "0-0:97.97.0"
+    with pytest.raises(ProtocolError):
+        parse_capture(ident + b"1.8.0(1\r\n2.8.0(2)\r\n")

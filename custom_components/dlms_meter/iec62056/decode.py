@@ -22,6 +22,8 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .checksum import Checksum, verify
 from .datalines import DataBlock, parse_data_block
 from .errors import ChecksumError, ProtocolError
@@ -89,22 +91,39 @@ def telegrams_in(data: bytes, framer: Framer | None = None) -> list[Telegram]:
     return [event for event in events if isinstance(event, Telegram)]
 
 
+def _decode_cut(telegram: Telegram, checksum: Checksum) -> Readout:
+    """Decode unframed data cut short: without its unterminated last line."""
+    end = max(telegram.text.rfind(b"\r"), telegram.text.rfind(b"\n")) + 1
+    partial = telegram.text[end:].strip(b" \t\x00\x7f")
+    readout = decode_telegram(replace(telegram, text=telegram.text[:end]), checksum)
+    return replace(readout, skipped_lines=readout.skipped_lines + bool(partial))
+
+
 def parse_capture(data: bytes, checksum: Checksum = Checksum.XOR) -> list[Readout]:
     """Parse captured bytes into readouts, in order.
 
     Telegrams that ended without their ``!`` end marker are skipped unless they are a
-    programming-mode session of checked blocks. If no telegram is found at all, the whole
-    input is read as bare data lines (captures that lost the identification and framing);
-    that readout has no identification and ``checksum_ok`` None.
-    Raises :class:`ChecksumError` if a telegram fails its check.
+    programming-mode session of checked blocks. If there is no such telegram but an
+    identification followed by unframed data that was cut short (the capture ends before
+    ``!``), that data is decoded by the rules for unchecked data: the complete lines before
+    the cut; the unterminated last line is dropped (and counted in ``skipped_lines``).
+    If no telegram is found at all, the whole input is read as bare data lines (captures
+    that lost the identification and framing); that readout has no identification and
+    ``checksum_ok`` None.
+    Raises :class:`ChecksumError` if a telegram fails its check, :class:`ProtocolError` if
+    cut unframed data holds malformed lines.
     """
+    telegrams = telegrams_in(data)
     readouts = [
         decode_telegram(telegram, checksum)
-        for telegram in telegrams_in(data)
+        for telegram in telegrams
         if telegram.complete or telegram.framed
     ]
     if readouts:
         return readouts
+    cut = [t for t in telegrams if t.identification is not None and t.text]
+    if cut:
+        return [_decode_cut(telegram, checksum) for telegram in cut]
     text = bytes(b & 0x7F for b in data).decode("ascii")
     parsed = parse_data_block(text)
     if not parsed.datasets:
