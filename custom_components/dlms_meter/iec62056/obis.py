@@ -13,14 +13,17 @@ Value groups are 0..255. In groups C, D and E the letters ``C`` ``F`` ``L`` ``P`
 97.97. The F group may follow ``*`` or ``&`` (EMH and Landis+Gyr send both: in VDEW
 numbering ``*`` marks the periodic billing-period reset, ``&`` a reset of another kind).
 The two are different data sets, so the mark is kept (:attr:`ObisCode.f_ampersand`):
-``0.1.0&12`` is not ``0.1.0*12``. Anything else (``ET0PE``, ``HELLO``, an empty address,
-a group above 255) is not OBIS: ``parse_obis`` returns None, it never raises.
+``parse_obis("0.1.0&12") != parse_obis("0.1.0*12")`` and neither matches the other.
+Anything else (``ET0PE``, ``HELLO``, an empty address, a group above 255) is not OBIS:
+``parse_obis`` returns None, it never raises.
 
 Canonical form
 --------------
 ``str(code)`` prints the groups the meter sent, letters as numbers:
-``0-0:C.1.0*255`` -> ``0-0:96.1.0*255``, ``F.F`` -> ``97.97``, ``1.8.0*01`` -> ``1.8.0*1``,
-``1.8.0&01`` -> ``1.8.0&1``.
+``0-0:C.1.0*255`` -> ``0-0:96.1.0*255``, ``F.F`` -> ``97.97``, ``1.8.0*01`` -> ``1.8.0*1``.
+The text shows the groups only: ``1.8.0&01`` also prints ``1.8.0*1`` (as :func:`normalize_obis`
+does). Whoever keys data sets by this text must keep ``&`` apart itself (the address as
+written, or :attr:`ObisCode.f_ampersand`), as the catalog does.
 
 Matching (``code.matches(pattern)``; ``pattern`` is what a user writes)
 -----------------------------------------------------------------------
@@ -94,7 +97,7 @@ class ObisCode:
         if self.a is not None and self.b is not None:
             text = f"{self.a}-{self.b}:{text}"
         if self.f is not None:
-            text += f"{'&' if self.f_ampersand else '*'}{self.f}"
+            text += f"*{self.f}"
         return text
 
     @property
