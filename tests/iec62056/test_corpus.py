@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from custom_components.dlms_meter.iec62056 import (
@@ -283,6 +285,10 @@ EXPECTED: dict[int, list[tuple[str, list[tuple[str, str | None]]]]] = {
     ],
 }
 
+# The last entry of the original corpus (later entries are added by other work and
+# tested in their own files; here they only have to parse without crashing).
+CLASSIC_LAST = 38
+
 # Files whose .bin holds no ETX/check byte (STX without ETX, or no framing).
 NO_CHECK = {1, 4, 7, 17, 18, 19, 20, 21, 22}
 # Identification text per capture (None: the capture has no identification line).
@@ -354,15 +360,19 @@ def test_mt174_counts_and_spot_checks() -> None:
 
 
 def test_siemens_2wr5_many_sets_per_line() -> None:
-    """Two physical lines carry 50 data sets; & values keep their text."""
+    """Two physical lines carry 50 data sets; ``&`` lists become several values, with units."""
     (readout,) = parse_capture(raw_bytes(17), Checksum.XOR)
     table = _as_table(readout.datasets)
     assert len(table) == 50
     assert table[0] == ("6.8", [("0029.055", "MWh")])
     assert table[5] == ("F", [("0", None)])
-    assert ("9.4", [("088*C&082*C", None)]) in table
-    assert ("9.1", [("0&1&0&-&CV&3&2.14", None)]) in table
-    assert ("9.36", [("2017-01-18&01:36:47", None)]) in table
+    assert ("9.4", [("088", "C"), ("082", "C")]) in table
+    assert ("9.4*01", [("088", "C"), ("082", "C")]) in table
+    assert ("9.1", [(v, None) for v in ("0", "1", "0", "-", "CV", "3", "2.14")]) in table
+    assert ("9.36", [("2017-01-18", None), ("01:36:47", None)]) in table
+    assert ("9.6", [("000", None), ("00010213", None), ("0", None)]) in table
+    assert ("9.2", [("", None), ("", None), ("", None)]) in table
+    assert ("6.35", [("60", "m")]) in table
     assert ("6.8.1", [("", None)]) in table
     assert table[-1] == ("0.0", [("00010213", None)])
     assert readout.checksum_ok is None
@@ -431,7 +441,8 @@ def test_every_bin_parses_without_crash(path: object) -> None:
     readouts = parse_capture(data, Checksum.NONE)
     assert readouts
     assert readouts[0].datasets
-    assert readouts[0].identification is not None or number(path) == 10  # type: ignore[arg-type]
+    nn = number(path)  # type: ignore[arg-type]
+    assert readouts[0].identification is not None or nn == 10 or nn > CLASSIC_LAST
 
 
 @pytest.mark.parametrize("path", txt_files(), ids=lambda p: p.name)
@@ -469,3 +480,214 @@ def test_han_and_dsmr_counts(nn: int) -> None:
     (readout,) = parse_capture(raw_bytes(nn), Checksum.XOR)
     assert len(readout.datasets) == lines[nn]
     assert readout.checksum_ok is None
+
+
+# Landis+Gyr Ultraheat UH50 heat meter ("/LUGCUH50"), read through an IR head: several data
+# sets per line, "&" lists with a unit per part, history "*01"/"*02", empty values, "m" =
+# minutes. Source: vpathuis/ultraheat @ 045e724: tests/LUGCUH50_dummy_utf8.txt (a real
+# readout; the ultraheat-api library that Home Assistant's landisgyr_heat_meter uses).
+# LF line ends and the "h" after "!" as in the file.
+UH50_GJ = (
+    "/LUGCUH50\n"
+    "6.8(0328.871*GJ)6.26(03329.67*m3)9.21(66153690)\n"
+    "6.26*01(03188.07*m3)6.8*01(0314.658*GJ)\n"
+    "F(0)9.20(66153690)6.35(60*m)\n"
+    "6.6(0022.4*kW)6.6*01(0022.4*kW)6.33(000.744*m3ph)9.4(098.5*C&096.1*C)\n"
+    "6.31(0107988*h)6.32(0000005*h)9.22(R)9.6(000&66153690&0&000&66153690&0)\n"
+    "9.7(20000)6.32*01(0000005*h)6.36(01-01&00:00)6.33*01(000.744*m3ph)\n"
+    "6.8.1()6.8.2()6.8.3()6.8.4()6.8.5()\n"
+    "6.8.1*01()6.8.2*01()6.8.3*01()\n"
+    "6.8.4*01()6.8.5*01()\n"
+    "9.4*01(098.5*C&096.1*C)\n"
+    "6.36.1(2018-03-03)6.36.1*01(2018-03-03)\n"
+    "6.36.2(2020-06-23)6.36.2*01(2020-06-23)\n"
+    "6.36.3(2012-02-03)6.36.3*01(2012-02-03)\n"
+    "6.36.4(2017-01-18)6.36.4*01(2017-01-18)\n"
+    "6.36.5()6.36*02(01&00:00)9.36(2022-05-19&19:41:17)9.24(1.5*m3ph)\n"
+    "9.17(0)9.18()9.19()9.25()\n"
+    "9.1(0&1&0&0000&CECV&CECV&1&5.16&5.16&F&101008&040404&08&0)\n"
+    "9.2(&&)9.29()9.31(0028849*h)\n"
+    "9.0.1(00000000)9.0.2(00000000)9.34.1(000.00000*m3)9.34.2(000.00000*m3)\n"
+    "8.26.1(00000000*m3)8.26.2(00000000*m3)\n"
+    "8.26.1*01(00000000*m3)8.26.2*01(00000000*m3)\n"
+    "6.26.1()6.26.4()6.26.5()\n"
+    "6.26.1*01()6.26.4*01()6.26.5*01()0.0(66153690)\n"
+    "!\n"
+    "h\n"
+)
+
+UH50_GJ_EXPECTED: list[tuple[str, list[tuple[str, str | None]]]] = [
+    ("6.8", [("0328.871", "GJ")]),
+    ("6.26", [("03329.67", "m3")]),
+    ("9.21", [("66153690", None)]),
+    ("6.26*01", [("03188.07", "m3")]),
+    ("6.8*01", [("0314.658", "GJ")]),
+    ("F", [("0", None)]),
+    ("9.20", [("66153690", None)]),
+    ("6.35", [("60", "m")]),
+    ("6.6", [("0022.4", "kW")]),
+    ("6.6*01", [("0022.4", "kW")]),
+    ("6.33", [("000.744", "m3ph")]),
+    ("9.4", [("098.5", "C"), ("096.1", "C")]),
+    ("6.31", [("0107988", "h")]),
+    ("6.32", [("0000005", "h")]),
+    ("9.22", [("R", None)]),
+    (
+        "9.6",
+        [
+            ("000", None),
+            ("66153690", None),
+            ("0", None),
+            ("000", None),
+            ("66153690", None),
+            ("0", None),
+        ],
+    ),
+    ("9.7", [("20000", None)]),
+    ("6.32*01", [("0000005", "h")]),
+    ("6.36", [("01-01", None), ("00:00", None)]),
+    ("6.33*01", [("000.744", "m3ph")]),
+    ("6.8.1", [("", None)]),
+    ("6.8.2", [("", None)]),
+    ("6.8.3", [("", None)]),
+    ("6.8.4", [("", None)]),
+    ("6.8.5", [("", None)]),
+    ("6.8.1*01", [("", None)]),
+    ("6.8.2*01", [("", None)]),
+    ("6.8.3*01", [("", None)]),
+    ("6.8.4*01", [("", None)]),
+    ("6.8.5*01", [("", None)]),
+    ("9.4*01", [("098.5", "C"), ("096.1", "C")]),
+    ("6.36.1", [("2018-03-03", None)]),
+    ("6.36.1*01", [("2018-03-03", None)]),
+    ("6.36.2", [("2020-06-23", None)]),
+    ("6.36.2*01", [("2020-06-23", None)]),
+    ("6.36.3", [("2012-02-03", None)]),
+    ("6.36.3*01", [("2012-02-03", None)]),
+    ("6.36.4", [("2017-01-18", None)]),
+    ("6.36.4*01", [("2017-01-18", None)]),
+    ("6.36.5", [("", None)]),
+    ("6.36*02", [("01", None), ("00:00", None)]),
+    ("9.36", [("2022-05-19", None), ("19:41:17", None)]),
+    ("9.24", [("1.5", "m3ph")]),
+    ("9.17", [("0", None)]),
+    ("9.18", [("", None)]),
+    ("9.19", [("", None)]),
+    ("9.25", [("", None)]),
+    (
+        "9.1",
+        [
+            ("0", None),
+            ("1", None),
+            ("0", None),
+            ("0000", None),
+            ("CECV", None),
+            ("CECV", None),
+            ("1", None),
+            ("5.16", None),
+            ("5.16", None),
+            ("F", None),
+            ("101008", None),
+            ("040404", None),
+            ("08", None),
+            ("0", None),
+        ],
+    ),
+    ("9.2", [("", None), ("", None), ("", None)]),
+    ("9.29", [("", None)]),
+    ("9.31", [("0028849", "h")]),
+    ("9.0.1", [("00000000", None)]),
+    ("9.0.2", [("00000000", None)]),
+    ("9.34.1", [("000.00000", "m3")]),
+    ("9.34.2", [("000.00000", "m3")]),
+    ("8.26.1", [("00000000", "m3")]),
+    ("8.26.2", [("00000000", "m3")]),
+    ("8.26.1*01", [("00000000", "m3")]),
+    ("8.26.2*01", [("00000000", "m3")]),
+    ("6.26.1", [("", None)]),
+    ("6.26.4", [("", None)]),
+    ("6.26.5", [("", None)]),
+    ("6.26.1*01", [("", None)]),
+    ("6.26.4*01", [("", None)]),
+    ("6.26.5*01", [("", None)]),
+    ("0.0", [("66153690", None)]),
+]
+
+# The same model, another meter (70376057, also in home-assistant/core#97406): this capture
+# carries a stray backslash after the 9.4 temperatures. Source: vpathuis/ultraheat @ 045e724:
+# tests/LUGCUH50_dummy_utf8_kwh.txt
+UH50_KWH = (
+    "/LUGCUH50\n"
+    "6.8(0071813*kWh)6.26(01084.58*m3)9.21(70376057)\n"
+    "6.26*01(00898.98*m3)6.8*01(0059059*kWh)\n"
+    "F(0)9.20(70376057)6.35(60*m)\n"
+    "6.6(0026.3*kW)6.6*01(0026.3*kW)6.33(000.300*m3ph)9.4(114.9*C&090.8*C)\\\n"
+    "6.31(0032214*h)6.32(0000000*h)9.22(R)9.6(000&70376057&0&000&70376057&0)\n"
+    "9.7(20000)6.32*01(0000000*h)6.36(01-01&00:00)6.33*01(000.300*m3ph)\n"
+    "6.8.1()6.8.2()6.8.3()6.8.4()6.8.5()\n"
+    "6.8.1*01()6.8.2*01()6.8.3*01()\n"
+    "6.8.4*01()6.8.5*01()\n"
+    "9.4*01(114.9*C&083.9*C)\n"
+    "6.36.1(2021-02-11)6.36.1*01(2021-02-11)\n"
+    "6.36.2(2021-02-11)6.36.2*01(2021-02-11)\n"
+    "6.36.3(2021-02-11)6.36.3*01(2021-02-11)\n"
+    "6.36.4(2023-03-25)6.36.4*01(2020-09-06)\n"
+    "6.36.5()6.36*02(01&00:00)9.36(2023-08-20&10:22:22)9.24(1.5*m3ph)\n"
+    "9.17(0)9.18()9.19()9.25()\n"
+    "9.1(0&1&0&0000&CECV&CECV&1&5.24&5.24&F&101008&1>1>04&08&0&00&:5&00&20)\n"
+    "9.2(&&)9.29()9.31(0016196*h)\n"
+    "9.0.1(00000000)9.0.2(00000000)9.34.1(000.00000*m3)9.34.2(000.00000*m3)\n"
+    "8.26.1(00000000*m3)8.26.2(00000000*m3)\n"
+    "8.26.1*01(00000000*m3)8.26.2*01(00000000*m3)\n"
+    "6.26.1()6.26.4()6.26.5()\n"
+    "6.26.1*01()6.26.4*01()6.26.5*01()0.0(70376057)\n"
+    "!\n"
+    "h\n"
+)
+
+
+def test_uh50_heat_meter_parsed_exactly() -> None:
+    """Ultraheat UH50: every data set and every value of the published readout."""
+    (readout,) = parse_capture(UH50_GJ.encode("ascii"), Checksum.XOR)
+    assert readout.identification is not None
+    assert readout.identification.raw == "LUGCUH50"
+    assert _as_table(readout.datasets) == UH50_GJ_EXPECTED
+    assert readout.checksum_ok is None
+    assert readout.skipped_lines == 0
+
+
+def test_uh50_stray_byte_does_not_lose_the_readout() -> None:
+    """One stray byte after a value: the tail is skipped and counted, the 66 data sets stay."""
+    (readout,) = parse_capture(UH50_KWH.encode("ascii"), Checksum.XOR)
+    assert readout.skipped_lines == 1
+    table = _as_table(readout.datasets)
+    assert len(table) == 66
+    assert table[0] == ("6.8", [("0071813", "kWh")])
+    assert ("9.4", [("114.9", "C"), ("090.8", "C")]) in table
+    assert ("9.4*01", [("114.9", "C"), ("083.9", "C")]) in table
+    assert ("6.31", [("0032214", "h")]) in table
+    assert table[-1] == ("0.0", [("70376057", None)])
+    # the stray byte on a line of its own: the same result
+    alone = UH50_KWH.replace("*C)\\\n", "*C)\n\\\n")
+    (again,) = parse_capture(alone.encode("ascii"), Checksum.XOR)
+    assert _as_table(again.datasets) == table
+    assert again.skipped_lines == 1
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in bin_files() if number(p) <= CLASSIC_LAST], ids=lambda p: p.name
+)
+def test_no_false_glued_unit_in_the_corpus(path: object) -> None:
+    """Every meter of corpus 01-38 writes its units with ``*``: none may come from a glued split.
+
+    Guards DSMR timestamps (``230521133516S``/``...W`` on C 1..95), hex words and text
+    registers against being cut into number + unit.
+    """
+    data = path.read_bytes()  # type: ignore[attr-defined]
+    text = bytes(b & 0x7F for b in data).decode("ascii")
+    for readout in parse_capture(data, Checksum.NONE):
+        for dataset in readout.datasets:
+            for value in dataset.values:
+                if value.unit is not None:
+                    pattern = re.escape(value.value) + r" *\* *" + re.escape(value.unit)
+                    assert re.search(pattern, text), (dataset.address, value)

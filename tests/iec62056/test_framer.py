@@ -13,7 +13,9 @@ from custom_components.dlms_meter.iec62056 import (
     Identification,
     ProtocolError,
     Telegram,
+    Value,
     decode_telegram,
+    parse_capture,
 )
 from custom_components.dlms_meter.iec62056.checksum import bcc_xor
 from custom_components.dlms_meter.iec62056.framer import MAX_ECHO_BYTES, has_end_marker
@@ -323,5 +325,124 @@ def test_unframed_end_waits_for_the_next_byte_or_quiet() -> None:
 def test_unframed_junk_is_rejected() -> None:
     """Unframed telegrams have no check: malformed lines make them a ProtocolError."""
     (telegram,) = _feed_all(b"/ABC5X\r\n\r\n1.8.0(1)\r\n#\x13x)(\r\n!\r\n")
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError, match="malformed lines"):
         decode_telegram(telegram)
+    (cut,) = _feed_all(b"/ABC5X\r\n1.8.0(1)\r\n2.8.0(1\r\n3.8.0(3)\r\n!\r\n")
+    with pytest.raises(ProtocolError):
+        decode_telegram(cut)
+    (noisy,) = _feed_all(b"/ABC5X\r\n1.8.0(1)\r\nxx\r\n!\r\n")
+    with pytest.raises(ProtocolError):
+        decode_telegram(noisy)
+
+
+# Iskra MT382-1008 read optically: the identification ends with a bare CR, units are glued.
+# Source: https://github.com/ndokter/dsmr_parser/issues/81 (HTerm output, serial masked there;
+# the "!" end line is not in the post and is added here).
+MT382_HEAD = b"/ISK5\\2MT382-1008\r0-0:96.1.1(314xxxxxxxxxxxxxxxxxxxxx37)\r\n"
+MT382_REST = b"1-0:1.7.0(001.322kW)\r\n1-0:1.8.0(010192.57kWh)\r\n0-0:97.97.0(00000000)\r\n!\r\n"
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\n", b"\r", b"\r\r\n"])
+@pytest.mark.parametrize("chunk", [0, 1, 5])
+def test_identification_line_ends(end: bytes, chunk: int) -> None:
+    """CR LF, LF or a bare CR end the identification; the next data line stays data."""
+    data = b"/ISK5\\2MT382-1008" + end + b"0-0:96.1.1(314)\r\n1-0:1.8.0(5*kWh)\r\n!\r\n"
+    (telegram,) = _feed_all(data, chunk=chunk)
+    assert telegram.identification is not None
+    assert telegram.identification.raw == "ISK5\\2MT382-1008"
+    assert telegram.identification.model == "MT382-1008"
+    assert telegram.text.startswith(b"0-0:96.1.1(314)")
+    assert telegram.raw.startswith(b"/ISK5\\2MT382-1008\r\n")
+    assert telegram.raw.count(b"0-0:96.1.1(314)") == 1
+    readout = decode_telegram(telegram)
+    assert [d.address for d in readout.datasets] == ["0-0:96.1.1", "1-0:1.8.0"]
+
+
+def test_mt382_optical_bare_cr_identification() -> None:
+    """The published MT382 readout: nothing swallowed, units split from the numbers."""
+    (readout,) = parse_capture(MT382_HEAD + MT382_REST, Checksum.XOR)
+    assert readout.identification is not None
+    assert readout.identification.manufacturer == "ISK"
+    assert [(d.address, d.values) for d in readout.datasets] == [
+        ("0-0:96.1.1", (Value("314xxxxxxxxxxxxxxxxxxxxx37"),)),
+        ("1-0:1.7.0", (Value("001.322", "kW"),)),
+        ("1-0:1.8.0", (Value("010192.57", "kWh"),)),
+        ("0-0:97.97.0", (Value("00000000"),)),
+    ]
+    assert readout.checksum_ok is None
+    assert readout.skipped_lines == 0
+
+
+def test_bare_cr_identification_then_quiet_or_framed() -> None:
+    """After a bare CR the identification comes with the next byte, on quiet or at EOF."""
+    framer = Framer()
+    assert framer.feed(b"/ABC5X\r") == []
+    (ident,) = framer.end_of_message()
+    assert isinstance(ident, Identification)
+    assert ident.raw == "ABC5X"
+    assert framer.feed(b"\n") == []
+    eof = Framer()
+    assert eof.feed(b"/ABC5X\r") == []
+    assert [type(e) for e in eof.feed_eof()] == [Identification]
+    body = b"1.8.0(1*kWh)\r\n!\r\n"
+    (framed,) = _feed_all(_framed(body, ident=b"/ABC5X\r"))
+    assert framed.identification is not None
+    assert decode_telegram(framed).checksum_ok is True
+    events = Framer().feed(b"/ABC5X\r/ABC5Y\r\n")
+    assert [e.raw for e in events if isinstance(e, Identification)] == ["ABC5X", "ABC5Y"]
+    rejected = Framer()
+    assert rejected.feed(b"/?!\r/ABC5Z\r\n")[0].raw == "ABC5Z"  # type: ignore[union-attr]
+    assert rejected.discarded == 1
+
+
+def test_checked_block_skips_malformed_lines() -> None:
+    """A verified block keeps its good lines; malformed ones are skipped and counted."""
+    body = b"6.8(0328.871*GJ)6.26(03329.67*m3)\r\n\\\r\n9.4(098.5*C&096.1*C)\r\n1.8.0(12\r\n!\r\n"
+    (telegram,) = _feed_all(_framed(body))
+    readout = decode_telegram(telegram, Checksum.XOR)
+    assert readout.checksum_ok is True
+    assert readout.skipped_lines == 2
+    assert [(d.address, d.values) for d in readout.datasets] == [
+        ("6.8", (Value("0328.871", "GJ"),)),
+        ("6.26", (Value("03329.67", "m3"),)),
+        ("9.4", (Value("098.5", "C"), Value("096.1", "C"))),
+    ]
+    # the same block unchecked: the cut line "1.8.0(12" could be a half value -> rejected
+    with pytest.raises(ProtocolError, match="block 1"):
+        decode_telegram(telegram, Checksum.NONE)
+    # only the lone "\\" line: skipped, also without a check
+    (lone,) = _feed_all(_framed(body.replace(b"1.8.0(12\r\n", b"")))
+    unchecked = decode_telegram(lone, Checksum.NONE)
+    assert unchecked.checksum_ok is None
+    assert unchecked.skipped_lines == 1
+    assert len(unchecked.datasets) == 3
+
+
+def test_capture_without_identification_or_data() -> None:
+    """Bare data lines (identification and framing lost) are read, noise counted; junk is none."""
+    assert parse_capture(b"no data here\r\n\x00\x7f") == []
+    (bare,) = parse_capture(b"1.8.0(5kWh)\r\n\\\r\n9.4(1*C&2*C)\r\n")
+    assert bare.identification is None
+    assert bare.skipped_lines == 1
+    assert [(d.address, d.values) for d in bare.datasets] == [
+        ("1.8.0", (Value("5", "kWh"),)),
+        ("9.4", (Value("1", "C"), Value("2", "C"))),
+    ]
+
+
+def test_capture_cut_before_the_end_line() -> None:
+    """A capture that ends before '!' keeps its identification and its complete lines only."""
+    ident = b"/?!\r\n/LGZ4ZMF100AC.M23\r\n000\r\n"
+    lines = b"F.F(00)\r\nC.1.0(12314330)\r\n1.8.0(001234.120*kWh)\r\n"
+    (readout,) = parse_capture(ident + lines + b"2.8.0(0000", Checksum.XOR)
+    assert readout.identification is not None
+    assert readout.identification.raw == "LGZ4ZMF100AC.M23"
+    assert [d.address for d in readout.datasets] == ["F.F", "C.1.0", "1.8.0"]
+    assert readout.skipped_lines == 2  # the echoed "000" and the cut "2.8.0(0000"
+    assert readout.checksum_ok is None
+    (clean_cut,) = parse_capture(ident + lines)
+    assert clean_cut.skipped_lines == 1
+    (mt382,) = parse_capture(MT382_HEAD + MT382_REST.replace(b"!\r\n", b""))
+    assert [d.address for d in mt382.datasets][-1] == "0-0:97.97.0"
+    with pytest.raises(ProtocolError):
+        parse_capture(ident + b"1.8.0(1\r\n2.8.0(2)\r\n")

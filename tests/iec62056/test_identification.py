@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.dlms_meter.iec62056 import parse_identification
+from custom_components.dlms_meter.iec62056 import Framer, Identification, parse_identification
 from custom_components.dlms_meter.iec62056.identification import (
     is_strict_identification,
     mode_c_char,
@@ -23,11 +23,16 @@ from custom_components.dlms_meter.iec62056.identification import (
         ("KAM MC", "KAM", " ", "MC", ()),
         ("KAM5", "KAM", "5", "", ()),
         ("NWA-WARMTELINK", "NWA", "-", "WARMTELINK", ()),
-        ("Ene5\\T210-D ESMR5.0", "Ene", "5", "210-D ESMR5.0", ("T",)),
-        ("ISk5\\MT382-1003", "ISk", "5", "T382-1003", ("M",)),
+        ("Ene5\\T210-D ESMR5.0", "Ene", "5", "T210-D ESMR5.0", ()),
+        ("ISk5\\MT382-1003", "ISk", "5", "MT382-1003", ()),
+        ("EMH5\\@\\Zx", "EMH", "5", "Zx", ("@",)),
         ("EMH5----eHZ-E0018E", "EMH", "5", "----eHZ-E0018E", ()),
         ("ESY5Q3DA1024 V3.03", "ESY", "5", "Q3DA1024 V3.03", ()),
         ("LGZ4\\", "LGZ", "4", "\\", ()),
+        # Iskra MT382 optical (https://github.com/ndokter/dsmr_parser/issues/81)
+        ("ISK5\\2MT382-1008", "ISK", "5", "MT382-1008", ("2",)),
+        # Landis+Gyr Ultraheat UH50 (vpathuis/ultraheat @ 045e724: tests/LUGCUH50_dummy_utf8.txt)
+        ("LUGCUH50", "LUG", "C", "UH50", ()),
     ],
 )
 def test_parse(
@@ -110,3 +115,16 @@ def test_mode_c_char() -> None:
     assert [mode_c_char(r) for r in (300, 600, 1200, 2400, 4800, 9600, 19200)] == list("0123456")
     with pytest.raises(ValueError, match="not an IEC"):
         mode_c_char(115200)
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\n", b"\r"])
+def test_identification_line_end_forms(end: bytes) -> None:
+    """CR LF, LF and a bare CR each end the identification line; nothing else joins it."""
+    framer = Framer()
+    events = framer.feed(b"/LUGCUH50" + end + b"6.8(0328.871*GJ)\r\n")
+    idents = [e for e in events if isinstance(e, Identification)]
+    assert [(i.raw, i.manufacturer, i.baud_char, i.model) for i in idents] == [
+        ("LUGCUH50", "LUG", "C", "UH50")
+    ]
+    assert idents[0].offered_mode == "B"
+    assert idents[0].baudrate("B") == 2400

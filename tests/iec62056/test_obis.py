@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.dlms_meter.iec62056 import (
@@ -30,6 +33,11 @@ from custom_components.dlms_meter.iec62056 import (
         ("32.7", "32.7"),
         ("1.8.0*01", "1.8.0*1"),
         ("0.1.2&01", "0.1.2*1"),
+        ("0.1.0&12", "0.1.0*12"),
+        ("1-0:0.1.0&12", "1-0:0.1.0*12"),
+        ("6.8", "6.8"),
+        ("C.1", "96.1"),
+        ("0-0:F.F.0*255", "0-0:97.97.0*255"),
         ("1-0:1.8.0*100", "1-0:1.8.0*100"),
         ("1-0:21.7.255*255", "1-0:21.7.255*255"),
         ("F", "97"),
@@ -50,7 +58,11 @@ def test_parse_and_canonical(address: str, canonical: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["ET0PE", "HELLO", "", "1.8.0.", "256.1.0", "1-0:1.8.0*256", "1-300:1.8.0", "X.1"]
+    "address",
+    [
+        *("ET0PE", "HELLO", "", "1.8.0.", "256.1.0", "1-0:1.8.0*256", "1-300:1.8.0", "X.1"),
+        *("1.8.0&", "1.8.0*&1", "1.8.0&1&2", "0.1.0&256", "1.2.3.4.5.999", "1.8.0(5)", "&12"),
+    ],
 )
 def test_not_obis(address: str) -> None:
     """Names and out-of-range groups are not OBIS codes."""
@@ -88,7 +100,10 @@ def test_groups() -> None:
         ("1.8.0*00", "1.8.0", False),
         ("1.8.0*00", "1.8.0*0", True),
         ("1.8.0*01", "1.8.0*1", True),
-        ("1.8.0&01", "1.8.0*01", True),
+        ("1.8.0&01", "1.8.0*01", False),
+        ("1.8.0*01", "1.8.0&01", False),
+        ("1.8.0&01", "1.8.0&1", True),
+        ("1.8.0&255", "1.8.0", True),
         ("1.8.0*02", "1.8.0*01", False),
         ("1-0:1.8.0*100", "1.8.0*100", True),
         ("1-0:1.8.0*100", "1.8.0", False),
@@ -113,6 +128,19 @@ def test_matching_rules(meter: str, pattern: str, expected: bool) -> None:
     assert code is not None
     assert code.matches(pattern) is expected
     assert address_matches(meter, pattern) is expected
+
+
+def test_star_and_ampersand_history_stay_apart() -> None:
+    """``0.1.0*12`` and ``0.1.0&12`` are different codes; neither matches the other."""
+    star = parse_obis("0.1.0*12")
+    amp = parse_obis("0.1.0&12")
+    assert star is not None and amp is not None
+    assert star != amp
+    assert (star.f, amp.f, star.f_ampersand, amp.f_ampersand) == (12, 12, False, True)
+    assert str(star) == str(amp) == "0.1.0*12"  # the text shows the groups only
+    assert amp.is_history
+    assert not address_matches("0.1.0&12", "0.1.0*12")
+    assert address_matches("0.1.0&12", "0.1.0&12")
 
 
 def test_matches_accepts_code_objects_and_history_flag() -> None:
@@ -152,3 +180,33 @@ def test_readout_find_and_dataset_helpers() -> None:
     assert readout.datasets[2].obis is None
     assert readout.datasets[0].value == Value("1.0", "kWh")
     assert readout.datasets[3].value is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.from_regex(
+            r"\A([0-9]{1,3}-[0-9]{1,3}:)?([0-9]{1,3}|[CFLPcflp])(\.([0-9]{1,3}|[CFLP])){0,2}"
+            r"([*&][0-9]{1,3})?\Z"
+        ),
+        st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3}){4,5}\Z"),
+    )
+)
+def test_any_text_parses_or_is_no_obis(text: str) -> None:
+    """Every form (x.y, x.y.z, x.y.z*q, A-B:C.D.E*F, letters, &F, all-dots) or junk: no crash.
+
+    Whatever parses prints a canonical form that parses back to the same code, and
+    normalize_obis is idempotent.
+    """
+    code = parse_obis(text)
+    normal = normalize_obis(text)
+    if code is None:
+        assert normal == text.strip()
+        return
+    again = parse_obis(str(code))
+    assert again is not None
+    assert replace(again, f_ampersand=code.f_ampersand) == code
+    assert normalize_obis(normal) == normal
+    assert "&" not in normal
+    assert code.matches(code)

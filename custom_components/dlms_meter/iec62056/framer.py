@@ -10,7 +10,11 @@ a capture. It copes with what real meters and IR heads send:
   mismatch the partly matched bytes are handed on as ordinary input. Without
   ``expect_echo`` (e.g. parsing a capture) an echoed request ``/?...!`` is rejected as
   identification, and an echoed ``ACK V Z Y`` is skipped before the data;
-* identification line ``/XXXZ...`` ending in CR LF or LF only. A ``/`` is taken as the
+* identification line ``/XXXZ...`` ending in CR LF, LF only or CR only (Iskra MT382 read
+  optically ends it with a bare CR; the data line that follows is not part of it). After
+  a CR the identification is reported with the next byte (an LF there is the same line
+  end), or by :meth:`Framer.end_of_message` / :meth:`Framer.feed_eof` if nothing follows.
+  ``raw`` always shows the line end as CR LF. A ``/`` is taken as the
   start of an identification at the start of a line, or anywhere when the line that
   follows is a strictly valid identification (noise glued in front of ``/``); a ``/``
   inside a value (``Imp/kWh``) is never one;
@@ -179,7 +183,12 @@ class Framer:
         return events
 
     def end_of_message(self) -> list[Event]:
-        """The line went quiet: report unframed data whose ``!`` was already seen."""
+        """The line went quiet: report unframed data whose ``!`` was already seen.
+
+        Also reports an identification line that ended with a bare CR.
+        """
+        if self._state is _State.IDENT and self._ident_cr:
+            self._accept_ident()
         if self._state is _State.UNFRAMED_END:
             self._emit(complete=True)
             self._reset()
@@ -188,6 +197,8 @@ class Framer:
 
     def feed_eof(self) -> list[Event]:
         """Finish the input: flush a telegram cut short by the end of a capture."""
+        if self._state is _State.IDENT and self._ident_cr:
+            self._accept_ident()
         if self._state is _State.UNFRAMED_END:
             self._emit(complete=True)
             self._reset()
@@ -217,6 +228,7 @@ class Framer:
         self._ack_index = 0
         self._inside = False
         self._line_start = True
+        self._ident_cr = False
 
     def _byte(self, byte: int) -> None:
         if self._echo:
@@ -257,13 +269,25 @@ class Framer:
     def _start_ident(self, *, strict: bool) -> None:
         self._state = _State.IDENT
         self._strict = strict
+        self._ident_cr = False
         self._line.clear()
 
     def _ident_byte(self, byte: int) -> None:
-        if byte == LF:
+        if self._ident_cr:
+            # The line ended with CR: an LF completes the line end, anything else is
+            # already the first byte after the identification.
+            self._accept_ident()
+            if byte == LF:
+                return
+            if self._state is _State.AFTER_IDENT:
+                self._raw.append(byte)
+                self._after_ident(byte)
+            else:
+                self._hunt(byte)
+        elif byte == LF:
             self._accept_ident()
         elif byte == CR:
-            return
+            self._ident_cr = True
         elif byte == SLASH:
             self._start_ident(strict=True)
         elif not 0x20 <= byte < DEL or len(self._line) >= _MAX_IDENT_LINE:
@@ -275,6 +299,7 @@ class Framer:
             self._line.append(byte)
 
     def _accept_ident(self) -> None:
+        self._ident_cr = False
         ident = parse_identification(self._line.decode("ascii"))
         if ident is None or (self._strict and not is_strict_identification(ident)):
             self.discarded += 1

@@ -8,7 +8,10 @@
   600..19200 (``G``-``I`` reserved); modes C and E: ``0``..``6`` = 300..19200 (``7``-``9``
   reserved); mode D: always ``3`` (2400). Real meters also send a space or ``-`` here.
 * ``\\W`` pairs (any number) follow ``Z``: ``\\2`` = HDLC (mode E) available, other
-  characters reserved or manufacturer-specific (``\\@``, ``\\3``, ...).
+  characters reserved or manufacturer-specific (``\\@``, ``\\3``, ...). A backslash
+  followed by a *letter* is no enhanced id: real meters write the model right after it
+  (``Ene5\\T210-D ESMR5.0``, ``ISk5\\MT382-1003``); that backslash is dropped and the
+  letter stays part of the model.
 * The rest is the model text.
 """
 
@@ -104,6 +107,9 @@ def parse_identification(line: str) -> Identification | None:
     rest = line[4:]
     enhanced: list[str] = []
     while len(rest) >= 2 and rest[0] == "\\":
+        if rest[1].isalpha():
+            rest = rest[1:]
+            break
         enhanced.append(rest[1])
         rest = rest[2:]
     return Identification(

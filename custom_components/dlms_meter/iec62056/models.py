@@ -10,7 +10,11 @@ from .obis import ObisCode, address_matches, parse_obis
 
 @dataclass(frozen=True, slots=True)
 class Value:
-    """One ``(value*unit)`` group; ``unit`` is None when absent or empty."""
+    """One value: a ``(value*unit)`` group, or one ``&``-separated part of it.
+
+    ``unit`` is None when absent or empty; a unit the meter glued to the number
+    (``010192.57kWh``) is split off into ``unit`` as well (see :mod:`.datalines`).
+    """
 
     value: str
     unit: str | None = None
@@ -18,7 +22,10 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class DataSet:
-    """An address with its values, in the order the meter sent them."""
+    """An address (exactly as sent, e.g. ``0.1.0&12``) with its values, in the order sent.
+
+    ``9.4(098.5*C&096.1*C)`` gives two values; ``1.6.0(02.468*kW)(1703100930)`` too.
+    """
 
     address: str
     values: tuple[Value, ...]
@@ -43,7 +50,9 @@ class Readout:
     None when nothing was checked (no check in the telegram, or checking disabled).
     ``baudrate`` is the rate the data came at, if known; ``mode`` the protocol mode
     used ("A".."D", or "" for parsed captures); ``duration`` seconds from the request
-    (or from the start of listening) to the last byte.
+    (or from the start of listening) to the last byte. ``skipped_lines`` counts the
+    lines (or line tails) dropped as noise or malformed (see :mod:`.datalines`); their
+    values are never in ``datasets``.
     """
 
     identification: Identification | None
@@ -53,6 +62,7 @@ class Readout:
     baudrate: int | None = None
     mode: str = ""
     duration: float = 0.0
+    skipped_lines: int = 0
 
     def find(self, pattern: str) -> tuple[DataSet, ...]:
         """Return the data sets whose address matches ``pattern`` (OBIS rules or exact text)."""

@@ -10,14 +10,20 @@ Parsing
 
 Value groups are 0..255. In groups C, D and E the letters ``C`` ``F`` ``L`` ``P``
 (either case) stand for 96, 97, 98, 99 (VDEW/EDIS): ``C.1.0`` is 96.1.0, ``F.F`` is
-97.97. ``&`` is treated exactly like ``*`` (EMH uses both; the standard gives no
-difference we could confirm). Anything else (``ET0PE``, ``HELLO``, an empty address)
-is not OBIS: ``parse_obis`` returns None.
+97.97. The F group may follow ``*`` or ``&`` (EMH and Landis+Gyr send both: in VDEW
+numbering ``*`` marks the periodic billing-period reset, ``&`` a reset of another kind).
+The two are different data sets, so the mark is kept (:attr:`ObisCode.f_ampersand`):
+``parse_obis("0.1.0&12") != parse_obis("0.1.0*12")`` and neither matches the other.
+Anything else (``ET0PE``, ``HELLO``, an empty address, a group above 255) is not OBIS:
+``parse_obis`` returns None, it never raises.
 
 Canonical form
 --------------
 ``str(code)`` prints the groups the meter sent, letters as numbers:
-``0-0:C.1.0*255`` -> ``0-0:96.1.0*255``, ``F.F`` -> ``97.97``, ``1.8.0&01`` -> ``1.8.0*1``.
+``0-0:C.1.0*255`` -> ``0-0:96.1.0*255``, ``F.F`` -> ``97.97``, ``1.8.0*01`` -> ``1.8.0*1``.
+The text shows the groups only: ``1.8.0&01`` also prints ``1.8.0*1`` (as :func:`normalize_obis`
+does). Whoever keys data sets by this text must keep ``&`` apart itself (the address as
+written, or :attr:`ObisCode.f_ampersand`), as the catalog does.
 
 Matching (``code.matches(pattern)``; ``pattern`` is what a user writes)
 -----------------------------------------------------------------------
@@ -36,7 +42,7 @@ when every group agrees under these rules:
   A pattern without F (or with ``*255``) matches only current values; it never matches a
   history entry (``1.8.0`` does not match ``1.8.0*01``, ``1.8.0*00``, ``1.8.0&01`` or
   ``1.8.0*100``). A pattern with a history F (0..254, e.g. ``*01`` or ``*100``) matches
-  only that F (``*1`` = ``*01`` = ``&01``).
+  only that F with the same mark (``*1`` = ``*01``; ``&01`` matches only ``&01``/``&1``).
 
 Non-OBIS addresses (``ET0PE``) are matched by exact text with :func:`address_matches`.
 """
@@ -47,11 +53,13 @@ from dataclasses import dataclass
 import re
 
 _LETTERS = {"C": 96, "F": 97, "L": 98, "P": 99}
-_GROUP = r"(\d{1,3}|[CFLPcflp])"
+_GROUP = r"([0-9]{1,3}|[CFLPcflp])"
 _SHORT = re.compile(
-    rf"^(?:(\d{{1,3}})-(\d{{1,3}}):)?{_GROUP}(?:\.{_GROUP})?(?:\.{_GROUP})?(?:[*&](\d{{1,3}}))?$"
+    rf"^(?:([0-9]{{1,3}})-([0-9]{{1,3}}):)?{_GROUP}(?:\.{_GROUP})?(?:\.{_GROUP})?"
+    rf"(?:([*&])([0-9]{{1,3}}))?$"
 )
-_DOTTED = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+_N = r"([0-9]{1,3})"
+_DOTTED = re.compile(rf"^{_N}\.{_N}\.{_N}\.{_N}\.{_N}(?:\.{_N})?$")
 _UNSPECIFIED = 255
 
 
@@ -76,6 +84,8 @@ class ObisCode:
     d: int | None = None
     e: int | None = None
     f: int | None = None
+    f_ampersand: bool = False
+    """True when F was written after ``&`` instead of ``*`` (a different data set)."""
 
     def __str__(self) -> str:
         """Return the canonical text form (letters as numbers)."""
@@ -109,6 +119,7 @@ class ObisCode:
             and _ab_match(self.b, pattern.b)
             and _e_match(self.e, pattern.e)
             and _f_match(self.f, pattern.f)
+            and (not pattern.is_history or self.f_ampersand == pattern.f_ampersand)
         )
 
 
@@ -138,16 +149,18 @@ def parse_obis(address: str) -> ObisCode | None:
     try:
         match = _SHORT.match(text)
         if match is not None:
-            a, b, c, d, e, f = (
+            *short, mark, f_text = match.groups()
+            a, b, c, d, e = (
                 _group(g) if i in (2, 3, 4) else (None if g is None else int(g))
-                for i, g in enumerate(match.groups())
+                for i, g in enumerate(short)
             )
+            f = None if f_text is None else int(f_text)
             if (a is not None and a > _UNSPECIFIED) or (b is not None and b > _UNSPECIFIED):
                 return None
             if f is not None and f > _UNSPECIFIED:
                 return None
             assert c is not None
-            return ObisCode(a=a, b=b, c=c, d=d, e=e, f=f)
+            return ObisCode(a=a, b=b, c=c, d=d, e=e, f=f, f_ampersand=mark == "&")
         match = _DOTTED.match(text)
         if match is not None:
             groups = [None if g is None else _group(g) for g in match.groups()]
