@@ -93,10 +93,6 @@ class ReadSettings:
     session_gap
         Minimum quiet time between the end of one session and the start of the next on
         the same port (1.5 s, the standard's ta).
-    answer_baudrate
-        The rate the meter answers a request at when it differs from the request rate
-        (Landis+Gyr Ultraheat heat meters: wake-up and request at 300 Bd, identification
-        and data at 2400 Bd). None = the request rate.
     """
 
     mode: Mode | str = Mode.C
