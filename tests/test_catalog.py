@@ -688,6 +688,7 @@ def test_star_and_ampersand_history_values_stay_apart() -> None:
         ),
         ((Value("", None), Value("", None), Value("", None)), [Value("")]),
         ((Value("2", None), Value("0.5", "kW"), Value("x", None)), [Value("2 0.5 x", "kW")]),
+        ((Value("02.468", "kW"), Value("1703100930", None)), [Value("02.468", "kW")]),
     ],
 )
 def test_shown_values(values: tuple[Value, ...], shown: list[Value]) -> None:

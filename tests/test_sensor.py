@@ -130,11 +130,13 @@ async def test_blank_text_is_unknown(hass: HomeAssistant, scripted: ScriptedMete
 async def test_without_chosen_codes_the_defaults_are_used(
     hass: HomeAssistant, scripted: ScriptedMeter
 ) -> None:
-    """An entry without codes gets the pre-selected ones of the first readout."""
+    """An entry without codes gets the pre-selected ones of the first readout.
+
+    Energy and power only: the serial number is no entity of its own (the device shows it).
+    """
     scripted.then(E350)
     coordinator = await _setup(hass, _e350(codes=[]))
     assert list(coordinator.specs) == [
-        "96.1.0",
         "1.8.1",
         "1.8.2",
         "2.8.1",
@@ -150,10 +152,14 @@ async def test_without_chosen_codes_the_defaults_are_used(
     ]
 
 
-async def test_history_values_are_disabled(
+async def test_chosen_history_values_are_enabled(
     hass: HomeAssistant, scripted: ScriptedMeter, entity_registry: er.EntityRegistry
 ) -> None:
-    """History entries (F 0..99) exist but are disabled by default; full codes are named."""
+    """A history value (F 0..99) the user ticked is an enabled entity: the user's choice wins.
+
+    It shows the stored value, as a plain number (no state class: it never counts as a total);
+    full codes are named like the short ones.
+    """
     codes = ["1-0:1.8.0*255", "1-0:1.8.0*1", "1-0:1.6.0*255", "0-0:96.1.0*255"]
     scripted.then(corpus_readout(8))
     entry = corpus_entry(8, codes=codes, title="Iskra MT174")
@@ -163,8 +169,12 @@ async def test_history_values_are_disabled(
         for reg in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
     }
     assert set(entries) == set(codes)
-    assert entries["1-0:1.8.0*1"].disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert entries["1-0:1.8.0*255"].disabled_by is None
+    assert all(reg.disabled_by is None for reg in entries.values())
+    history = hass.states.get(entries["1-0:1.8.0*1"].entity_id)
+    assert history is not None
+    assert history.state == "7904.135"
+    assert "state_class" not in history.attributes
+    assert history.attributes["unit_of_measurement"] == "kWh"
     assert hass.states.get("sensor.iskra_mt174_energy_import").state == "8048.375"
     assert hass.states.get("sensor.iskra_mt174_maximum_demand_import").state == "2.468"
     assert hass.states.get("sensor.iskra_mt174_serial_number").state == "63355730"
@@ -195,6 +205,6 @@ async def test_heat_meter_totals_are_guarded(hass: HomeAssistant, scripted: Scri
     }
     scripted.then(with_values(heat, _6_8="99433.65", _6_26="03000.00", _6_31="0109869"))
     await coordinator.async_refresh()
-    assert hass.states.get("sensor.heat_register_6_8").state == "433.65"  # jump held back
-    assert hass.states.get("sensor.heat_register_6_26").state == "3052.95"  # decrease
-    assert hass.states.get("sensor.heat_register_6_31").state == "109869.0"
+    assert hass.states.get("sensor.heat_heat_energy").state == "433.65"  # jump held back
+    assert hass.states.get("sensor.heat_volume").state == "3052.95"  # decrease
+    assert hass.states.get("sensor.heat_operating_hours").state == "109869.0"

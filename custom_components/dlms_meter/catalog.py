@@ -937,6 +937,8 @@ def shown_values(values: Sequence[Value]) -> list[Value]:
 
     * Several values that are all numbers with a unit (``9.4(098.5*C&096.1*C)``): each one.
     * A DSMR time stamp and a reading (``0-1:24.2.1(230101120000W)(00012.345*m3)``): the reading.
+    * A number with a unit followed by values without one (the time stamp of a maximum demand,
+      ``1-0:1.6.0*255(02.468*kW)(1703100930)``): the number.
     * Otherwise several parts are one text (``9.36(2017-01-18&01:36:47)`` ->
       ``2017-01-18 01:36:47``).
     """
@@ -950,6 +952,9 @@ def shown_values(values: Sequence[Value]) -> list[Value]:
         and parse_number(values[1].value) is not None
     ):
         return [values[1]]
+    first = values[0]
+    if first.unit and parse_number(first.value) is not None and not any(v.unit for v in values[1:]):
+        return [first]
     text = " ".join(part for v in values if (part := v.value.strip()))
     return [Value(text, next((v.unit for v in values if v.unit), None))]
 

@@ -2,14 +2,19 @@
 
 * Each update runs one read cycle under a lock, through the entry's *reader* (a callable
   ``(port, settings) -> Readout``; the library's :func:`read_meter` unless a test put another one
-  in ``hass.data[DATA_READER]``). The read runs as its own task, so an unload, a failed setup or
+  in ``hass.data[DATA_READER]``). :func:`read_meter` goes through the library's shared port
+  object (:func:`iec62056.shared_port`), so a probe or reconfigure on the same port and this
+  coordinator never run sessions at once, and the quiet time between them is kept. The read runs as its own task, so an unload, a failed setup or
   Home Assistant stopping cancels it and the port is closed at once.
 * Errors become :class:`UpdateFailed` with a translation per error kind; the entities turn
   unavailable (never 0) and :class:`DataUpdateCoordinator` logs once when the meter goes away and
   once when it is back. A readout whose block check failed is never published. Ports are masked
   (:func:`mask_port`) wherever they reach a message, a log line, a task name or an issue.
-* A readout from another meter (another serial number) is never published: the entities go
-  unavailable and a repair issue offers to adopt the replacement meter.
+* A readout from another meter is never published: the entities go unavailable and a repair
+  issue offers to adopt the replacement meter. Who the meter is comes from
+  :func:`iec62056.identity.is_same_meter`, which also knows the ids earlier versions gave
+  (a meter sending only 0.0.1, a DSMR meter known by its gas meter's id, an all-zero serial, the
+  identification text), so those entries keep publishing.
 * Every number is converted to the unit its entity was created with; a unit that does not convert
   makes that entity unavailable, with a repair issue. Only finite numbers below 1e15 are published;
   text loses control characters and is cut to 255 characters.
@@ -42,7 +47,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from . import catalog, issues, units
-from .catalog import SensorSpec
+from .catalog import DlmsSensorEntityDescription
 from .const import (
     CONF_CODES,
     CONF_MANUFACTURER,
@@ -53,7 +58,6 @@ from .const import (
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
-    ERROR_KINDS,
     FAILURES_BEFORE_ISSUE,
     ISSUE_INTERVAL_TOO_SHORT,
     ISSUE_METER_NOT_ANSWERING,
@@ -71,6 +75,7 @@ from .guard import (
     step_of,
 )
 from .iec62056 import (
+    ERROR_KINDS,
     ChecksumError,
     Iec62056Error,
     Readout,
@@ -80,7 +85,8 @@ from .iec62056 import (
     read_meter,
 )
 from .iec62056.redact import mask_port, mask_text
-from .probe import serial_number, settings_from_options
+from .iec62056.identity import is_same_meter, serial_number, unique_id_for
+from .probe import settings_from_options
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -95,9 +101,6 @@ DATA_CLOCK: Final[HassKey[Clock]] = HassKey(f"{DOMAIN}_clock")
 
 GENERIC_ERROR_KEY: Final = "read_failed"
 OTHER_METER_KEY: Final = "other_meter"
-# error kinds of the library that have their own translated message (contract 2 adds the last
-# three; until the library has them the coordinator knows them by name)
-KNOWN_KINDS: Final = ERROR_KINDS | {"readout_too_long", "read_time_limit", "sml"}
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10  # seconds; also written on unload and when Home Assistant stops
@@ -159,7 +162,8 @@ class ReadStatistics:
 class MeterData:
     """One published readout: the values by key and what each entity shows.
 
-    ``values`` holds the first value of each data set as sent; ``states`` the state of each
+    ``values`` holds each value as sent by key (:func:`catalog.readout_values`: ``9.4`` and
+    ``9.4#2`` for the two values of one data set, text parts joined); ``states`` the state of each
     entity after units, the guard and the sanity checks; ``unavailable`` the entities whose unit
     no longer converts; ``held`` the totals whose newest reading is held back (readings held).
     """
@@ -204,11 +208,13 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         self.serial_number: str = str(
             entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id or entry.entry_id
         )
-        self._expected_serial: str | None = entry.data.get(CONF_SERIAL_NUMBER) or None
+        # the id the entry knows its meter by (this or an earlier version's rule; "" = none)
+        self._known_id: str = str(entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id or "")
+        self._known_serial = bool(entry.data.get(CONF_SERIAL_NUMBER))
         self.other_serial: str | None = None
         self.stats = ReadStatistics()
         self.readout: Readout | None = None
-        self.specs: dict[str, SensorSpec] = {}
+        self.specs: dict[str, DlmsSensorEntityDescription] = {}
         self._codes: list[str] = list(entry.options.get(CONF_CODES) or [])
         self.max_power_option = float(entry.options.get(CONF_MAX_POWER) or 0.0)
         self.max_power_seen = 0.0  # kW
@@ -349,17 +355,16 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         self._check_identity(readout)
         self._succeeded(readout, duration)
         self.readout = readout
-        datasets = catalog.datasets_by_key(readout)
+        values = catalog.readout_values(readout)
         if not self.specs:
-            self._describe(datasets)
-        values = {key: ds.value for key, ds in datasets.items() if ds.value is not None}
+            self._describe(values)
         self._see_power(values)
         now = self.clock()
         states: dict[str, float | str | None] = {}
         unavailable: set[str] = set()
         held: dict[str, int] = {}
         for key, spec in self.specs.items():
-            value = values.get(key)
+            value = values.get(catalog.current_key(key, values))
             if not spec.numeric:
                 states[key] = None if value is None else clean_text(value.value)
                 continue
@@ -376,13 +381,25 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         self._store.async_delay_save(self._stored, SAVE_DELAY)
         return MeterData(readout, values, states, frozenset(unavailable), held)
 
+    def is_known_meter(self, readout: Readout) -> bool:
+        """Whether ``readout`` comes from the meter of this entry (see the module docstring).
+
+        An entry without an id, and one without a serial number read from a meter that sends
+        none either, cannot tell two meters apart: every readout is its meter's.
+        """
+        if not self._known_id:
+            return True
+        if not self._known_serial and serial_number(readout) is None:
+            return True
+        return is_same_meter(self._known_id, self.port, readout, self.port)
+
     def _check_identity(self, readout: Readout) -> None:
-        """Another serial number than the entry's: nothing is published."""
-        found = serial_number(readout)
-        if self._expected_serial is None or found is None or found == self._expected_serial:
+        """A readout of another meter than the entry's: nothing is published."""
+        if self.is_known_meter(readout):
             self.other_serial = None
             issues.async_delete(self.hass, self.config_entry, issues.ISSUE_OTHER_METER)
             return
+        found = unique_id_for(readout, self.port)
         self.other_serial = found
         self.stats.count_failure(OTHER_METER_KEY)
         issues.async_create_other_meter(
@@ -423,7 +440,7 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             )
         return UpdateFailed(
             translation_domain=DOMAIN,
-            translation_key=kind if kind in KNOWN_KINDS else GENERIC_ERROR_KEY,
+            translation_key=kind if kind in ERROR_KINDS else GENERIC_ERROR_KEY,
             translation_placeholders={"port": self.masked_port, "error": message},
         )
 
@@ -458,16 +475,15 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             self.hass, self.config_entry, configured=self.configured_interval, needed=needed
         )
 
-    def _describe(self, datasets: Mapping[str, Any]) -> None:
+    def _describe(self, values: Mapping[str, Value]) -> None:
         """Fix what each chosen code is: the unit stored at creation, else the first readout's."""
-        codes = self._codes or catalog.preselect(datasets)
+        codes = self._codes or catalog.preselect(values)
         for code in dict.fromkeys(codes):
-            dataset = datasets.get(code)
-            value = dataset.value if dataset is not None else None
+            value = values.get(catalog.current_key(code, values))
             sent = value.unit if value is not None else None
             stored = self._units.get(code)
             unit = stored if stored is not None and self._converts(sent, stored) else sent
-            spec = catalog.describe(code, unit)
+            spec = catalog.describe(code, unit, value.value if value is not None else None)
             self.specs[code] = spec
             if spec.numeric and spec.unit is not None:
                 self._units[code] = spec.unit
@@ -479,7 +495,7 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
 
     # --- values ---------------------------------------------------------------------------
 
-    def _convert(self, key: str, spec: SensorSpec, value: Value | None) -> float | bool | None:
+    def _convert(self, key: str, spec: DlmsSensorEntityDescription, value: Value | None) -> float | bool | None:
         """The number in the entity's unit; None if absent; False if the unit does not convert."""
         number = catalog.parse_number(value.value) if value is not None else None
         if value is None or number is None:
@@ -509,7 +525,7 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             self._unit_issues.discard(key)
             issues.async_delete(self.hass, self.config_entry, issues.unit_kind(key))
 
-    def _guard(self, key: str, spec: SensorSpec) -> TotalGuard:
+    def _guard(self, key: str, spec: DlmsSensorEntityDescription) -> TotalGuard:
         guard = self.guards.get(key)
         if guard is None:
             unit, guard = self._restored.pop(key, (spec.unit, TotalGuard()))
@@ -528,7 +544,7 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
     def _guarded(
         self,
         key: str,
-        spec: SensorSpec,
+        spec: DlmsSensorEntityDescription,
         number: float | None,
         value: Value | None,
         now: float,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, override
 
-from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
-from homeassistant.const import EntityCategory
+from homeassistant.components.sensor import SensorEntity
 
-from .catalog import SensorSpec
+from .catalog import DlmsSensorEntityDescription
 from .entity import DlmsEntity
 
 if TYPE_CHECKING:
@@ -30,28 +29,15 @@ async def async_setup_entry(
     async_add_entities(DlmsSensor(coordinator, spec) for spec in coordinator.specs.values())
 
 
-def entity_description(spec: SensorSpec) -> SensorEntityDescription:
-    """The Home Assistant description of a catalog entry."""
-    return SensorEntityDescription(
-        key=spec.key,
-        translation_key=spec.translation_key,
-        translation_placeholders=spec.placeholders,
-        device_class=spec.device_class,
-        state_class=spec.state_class,
-        native_unit_of_measurement=spec.unit,
-        entity_category=EntityCategory.DIAGNOSTIC if spec.diagnostic else None,
-        entity_registry_enabled_default=spec.enabled_default,
-    )
-
-
 class DlmsSensor(DlmsEntity, SensorEntity):
     """The first value of one data set: a number, or text for identification and status."""
 
-    def __init__(self, coordinator: DlmsCoordinator, spec: SensorSpec) -> None:
-        """Describe the sensor from the catalog."""
+    entity_description: DlmsSensorEntityDescription
+
+    def __init__(self, coordinator: DlmsCoordinator, spec: DlmsSensorEntityDescription) -> None:
+        """Describe the sensor from the catalog (the catalog's description is Home Assistant's)."""
         super().__init__(coordinator, spec.key)
-        self.spec = spec
-        self.entity_description = entity_description(spec)
+        self.entity_description = spec
 
     @property
     @override
