@@ -4,8 +4,9 @@
   ``(port, settings) -> Readout``; the library's :func:`read_meter` unless a test put another one
   in ``hass.data[DATA_READER]``). :func:`read_meter` goes through the library's shared port
   object (:func:`iec62056.shared_port`), so a probe or reconfigure on the same port and this
-  coordinator never run sessions at once, and the quiet time between them is kept. The read runs as its own task, so an unload, a failed setup or
-  Home Assistant stopping cancels it and the port is closed at once.
+  coordinator never run sessions at once, and the quiet time between them is kept. The read
+  runs as its own task, so an unload, a failed setup or Home Assistant stopping cancels it and
+  the port is closed at once.
 * Errors become :class:`UpdateFailed` with a translation per error kind; the entities turn
   unavailable (never 0) and :class:`DataUpdateCoordinator` logs once when the meter goes away and
   once when it is back. A readout whose block check failed is never published. Ports are masked
@@ -84,8 +85,8 @@ from .iec62056 import (
     parse_obis,
     read_meter,
 )
-from .iec62056.redact import mask_port, mask_text
 from .iec62056.identity import is_same_meter, serial_number, unique_id_for
+from .iec62056.redact import mask_port, mask_text
 from .probe import settings_from_options
 
 _LOGGER = logging.getLogger(__package__)
@@ -495,7 +496,9 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
 
     # --- values ---------------------------------------------------------------------------
 
-    def _convert(self, key: str, spec: DlmsSensorEntityDescription, value: Value | None) -> float | bool | None:
+    def _convert(
+        self, key: str, spec: DlmsSensorEntityDescription, value: Value | None
+    ) -> float | bool | None:
         """The number in the entity's unit; None if absent; False if the unit does not convert."""
         number = catalog.parse_number(value.value) if value is not None else None
         if value is None or number is None:
