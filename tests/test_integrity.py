@@ -7,6 +7,7 @@ clock, and asserts on every state change of every entity of the meter.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 import logging
@@ -22,9 +23,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
-from custom_components.dlms_meter.const import DOMAIN
+from custom_components.dlms_meter import catalog
+from custom_components.dlms_meter.const import CONF_CODES, CONF_PORT, CONF_SERIAL_NUMBER, DOMAIN
 from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER, DlmsCoordinator
 from custom_components.dlms_meter.iec62056 import Iec62056Error, PortError, Readout
+from custom_components.dlms_meter.iec62056.identification import parse_identification
+from custom_components.dlms_meter.iec62056.identity import legacy_serial_number, unique_id_for
 from custom_components.dlms_meter.sensor import ATTR_HELD_BACK
 
 from .meter import FakeClock, ScriptedMeter, corpus_entry, corpus_readout, with_values
@@ -250,6 +254,121 @@ async def test_3_a_different_meter_is_never_adopted(
         ]
     )
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+def _as3000() -> Readout:
+    """The Elster AS3000 (corpus 50, only 0.0.1) with the identification it sends on sign-on."""
+    ident = parse_identification("ELS0\\@AS3000")
+    assert ident is not None
+    return dataclasses.replace(corpus_readout(50), identification=ident)
+
+
+def _legacy_entry(readout: Readout, old_id: str) -> MockConfigEntry:
+    """An entry as earlier versions created it: ``old_id`` as unique id and serial number."""
+    values = catalog.readout_values(readout)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Old",
+        unique_id=old_id,
+        data={CONF_PORT: "/dev/ttyUSB0", CONF_SERIAL_NUMBER: old_id},
+        options={CONF_CODES: catalog.preselect(values) or list(values)[:3]},
+    )
+
+
+# meters whose id changed with the serial-number order of iec62056.identity
+LEGACY_IDS = {
+    "elster_as3000_0.0.1": (_as3000(), "ELS0\\@AS3000"),  # ident text; now 0.0.1
+    "dsmr_gas_meter_id": (corpus_readout(28), "4730303339303031373633333738373137"),
+    "all_zero_serial": (corpus_readout(33), "0000000000000000000000000000000000"),
+    "mt382_ident_text": (corpus_readout(42), "ISK5\\2MT382-1008"),  # now 0-0:96.1.1
+    "no_serial_ident_text": (corpus_readout(15), "EKT5CE301v12"),  # no serial at all
+}
+
+
+@pytest.mark.parametrize("case", sorted(LEGACY_IDS))
+async def test_3_entries_made_with_the_old_id_rule_keep_publishing(
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry, case: str
+) -> None:
+    """The old id (identification text, gas meter's id, zeros) still names the meter."""
+    readout, old_id = LEGACY_IDS[case]
+    assert legacy_serial_number(readout) == old_id
+    assert unique_id_for(readout, "/dev/ttyUSB0") != old_id  # the rule changed for this meter
+    entry = _legacy_entry(readout, old_id)
+    entry.add_to_hass(hass)
+    scripted.then(readout)
+    await _load(hass, entry)
+    coordinator: DlmsCoordinator = entry.runtime_data
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert coordinator.stats.failures == {}
+    assert coordinator.other_serial is None
+    assert issue_registry.async_get_issue(DOMAIN, f"other_meter_{entry.entry_id}") is None
+    states = [hass.states.get(entity) for entity in hass.states.async_entity_ids("sensor")]
+    assert states
+    assert all(state is not None and state.state != STATE_UNAVAILABLE for state in states)
+
+
+@pytest.mark.parametrize(
+    ("case", "swapped"),
+    [
+        ("elster_as3000_0.0.1", corpus_readout(5)),  # an E350 with its C.1.0
+        ("dsmr_gas_meter_id", corpus_readout(31)),  # another DSMR meter with its gas meter
+        ("all_zero_serial", corpus_readout(29)),
+        ("no_serial_ident_text", corpus_readout(5)),
+    ],
+)
+async def test_3_a_real_swap_of_an_old_entry_is_still_caught(
+    hass: HomeAssistant,
+    scripted: ScriptedMeter,
+    issue_registry: ir.IssueRegistry,
+    case: str,
+    swapped: Readout,
+) -> None:
+    """Another meter in front of the head of an old entry: nothing published, an issue."""
+    readout, old_id = LEGACY_IDS[case]
+    entry = _legacy_entry(readout, old_id)
+    entry.add_to_hass(hass)
+    scripted.then(readout)
+    await _load(hass, entry)
+    coordinator: DlmsCoordinator = entry.runtime_data
+    scripted.then(swapped)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert coordinator.stats.failures == {"other_meter": 1}
+    issue = issue_registry.async_get_issue(DOMAIN, f"other_meter_{entry.entry_id}")
+    assert issue is not None
+    assert issue.data is not None
+    assert issue.data["unique_id"] == unique_id_for(swapped, "/dev/ttyUSB0")
+    assert coordinator.readout is readout
+
+
+async def test_3_an_entry_without_serial_number_accepts_its_meter_and_catches_one_with_a_serial(
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
+) -> None:
+    """Today's id of a meter without serial (identification + port key): no serial, no swap.
+
+    Two meters without a serial number cannot be told apart; a meter that sends one can.
+    """
+    readout = corpus_readout(15)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="CE301",
+        unique_id=unique_id_for(readout, "/dev/ttyUSB0"),
+        data={CONF_PORT: "/dev/ttyUSB0", CONF_SERIAL_NUMBER: ""},
+        options={CONF_CODES: ["ET0PE"]},
+    )
+    entry.add_to_hass(hass)
+    scripted.then(readout)
+    await _load(hass, entry)
+    coordinator: DlmsCoordinator = entry.runtime_data
+    assert coordinator.last_update_success
+    scripted.then(corpus_readout(5))
+    await coordinator.async_refresh()
+    assert coordinator.stats.failures == {"other_meter": 1}
+    issue = issue_registry.async_get_issue(DOMAIN, f"other_meter_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["serial"] == "13647123"
 
 
 # 4 ------------------------------------------------------------------------------------------------

@@ -18,7 +18,13 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter.const import CONF_SERIAL_NUMBER, CONF_UPDATE_INTERVAL, DOMAIN
+from custom_components.dlms_meter.const import (
+    CONF_PORT,
+    CONF_SERIAL_NUMBER,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+)
+from custom_components.dlms_meter.iec62056.identity import unique_id_for
 from custom_components.dlms_meter.repairs import async_create_fix_flow
 
 from .meter import ScriptedMeter, corpus_entry, corpus_readout, with_values
@@ -143,6 +149,38 @@ async def test_other_meter_adopted_after_confirmation(
     (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
     assert device.identifiers == {(DOMAIN, "99999999")}
     assert device.serial_number == "99999999"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_adopt_a_meter_without_serial_number_takes_the_flows_unique_id(
+    hass: HomeAssistant,
+    scripted: ScriptedMeter,
+    issue_registry: ir.IssueRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The new id is identity.unique_id_for (identification + port key); no serial is stored."""
+    entry = corpus_entry(5, codes=["1.8.0"], title="E350")
+    scripted.then(E350)
+    await _load(hass, entry)
+    ce301 = corpus_readout(15)  # no serial number at all
+    scripted.then(ce301)
+    await entry.runtime_data.async_refresh()
+    issue_id = f"other_meter_{entry.entry_id}"
+    new_id = unique_id_for(ce301, entry.data[CONF_PORT])
+    result = await _start(hass, issue_id)
+    assert result["description_placeholders"]["serial"] == new_id
+    result = await _next(hass, result["flow_id"], {"next_step_id": "adopt"})
+    result = await _next(hass, result["flow_id"], {"replacement": True})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.unique_id == new_id
+    assert new_id.startswith("EKT5CE301v12@")
+    assert entry.data[CONF_SERIAL_NUMBER] == ""
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.last_update_success  # the adopted meter is its entry's meter now
+    reg = entity_registry.async_get(IMPORT)
+    assert reg is not None
+    assert reg.unique_id == f"{new_id}_1.8.0"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 

@@ -400,11 +400,17 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             self.other_serial = None
             issues.async_delete(self.hass, self.config_entry, issues.ISSUE_OTHER_METER)
             return
-        found = unique_id_for(readout, self.port)
+        new_id = unique_id_for(readout, self.port)
+        found = serial_number(readout) or new_id
         self.other_serial = found
         self.stats.count_failure(OTHER_METER_KEY)
         issues.async_create_other_meter(
-            self.hass, self.config_entry, serial=found, port=self.masked_port
+            self.hass,
+            self.config_entry,
+            serial=found,
+            port=self.masked_port,
+            unique_id=new_id,
+            serial_number=serial_number(readout) or "",
         )
         raise UpdateFailed(
             translation_domain=DOMAIN,

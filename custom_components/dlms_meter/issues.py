@@ -74,9 +74,20 @@ def async_create_meter_not_answering(
 
 
 def async_create_other_meter(
-    hass: HomeAssistant, entry: ConfigEntry, *, serial: str, port: str
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    *,
+    serial: str,
+    port: str,
+    unique_id: str | None = None,
+    serial_number: str | None = None,
 ) -> None:
-    """A meter with another serial number answers on the entry's port (``port`` masked)."""
+    """Another meter answers on the entry's port (``port`` masked).
+
+    ``serial``: what identifies it to the user (its serial number, else its unique id);
+    ``unique_id``: the id it would get (:func:`identity.unique_id_for`) and ``serial_number`` its
+    serial number ("" if it sends none), which the adopt fix flow stores.
+    """
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -86,7 +97,12 @@ def async_create_other_meter(
         severity=ir.IssueSeverity.ERROR,
         translation_key=ISSUE_OTHER_METER,
         translation_placeholders={"title": entry.title, "serial": serial, "port": port},
-        data={"entry_id": entry.entry_id, "serial": serial},
+        data={
+            "entry_id": entry.entry_id,
+            "serial": serial,
+            "unique_id": serial if unique_id is None else unique_id,
+            "serial_number": serial if serial_number is None else serial_number,
+        },
     )
 
 

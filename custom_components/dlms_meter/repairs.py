@@ -4,6 +4,8 @@
 * ``other_meter``: another meter answers on the port. Re-adopt it, only when the user confirms it
   replaces the old one (the entry's serial number, unique id, device and entity ids move to the
   new meter, and the value guard starts afresh for its totals), or keep waiting for the old one.
+  The new unique id is the one the config flow would give the new meter,
+  :func:`iec62056.identity.unique_id_for` (its serial number, else identification + port key).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class OtherMeterRepairFlow(_EntryRepairFlow):
         return {
             "title": entry.title,
             "serial": str(self.issue_data["serial"]),
-            "old_serial": str(entry.data.get(CONF_SERIAL_NUMBER, "")),
+            "old_serial": str(entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id or ""),
         }
 
     async def async_step_wait(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
@@ -116,7 +118,10 @@ class OtherMeterRepairFlow(_EntryRepairFlow):
         )
 
     async def _async_adopt(self, entry: DlmsConfigEntry) -> RepairsFlowResult:
-        new = str(self.issue_data["serial"])
+        # the new meter's id as the config flow would give it (identity.unique_id_for): its
+        # serial number, else its identification plus a key of the port
+        new = str(self.issue_data.get("unique_id") or self.issue_data["serial"])
+        serial = str(self.issue_data.get("serial_number", new))
         old = str(entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id)
         hass = self.hass
         for other in hass.config_entries.async_entries(DOMAIN):
@@ -138,10 +143,10 @@ class OtherMeterRepairFlow(_EntryRepairFlow):
         for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
             if (DOMAIN, old) in device.identifiers:
                 devices.async_update_device(
-                    device.id, new_identifiers={(DOMAIN, new)}, serial_number=new
+                    device.id, new_identifiers={(DOMAIN, new)}, serial_number=serial or new
                 )
         hass.config_entries.async_update_entry(
-            entry, unique_id=new, data={**entry.data, CONF_SERIAL_NUMBER: new}
+            entry, unique_id=new, data={**entry.data, CONF_SERIAL_NUMBER: serial}
         )
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_create_entry(data={})
