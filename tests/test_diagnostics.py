@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -12,7 +13,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.diagnostics import readout_text
-from custom_components.dlms_meter.iec62056 import NoAnswerError
+from custom_components.dlms_meter.iec62056 import NoAnswerError, SmlStreamError
 
 from .meter import E350_CODES, E350_SERIAL, ScriptedMeter, corpus_entry, corpus_readout
 
@@ -50,6 +51,31 @@ async def test_diagnostics(
     assert "1.8.0(061561.289*kWh)" in diagnostics["last_readout"]["text"]
     assert diagnostics["guard"]["totals"]["1.8.0"] == {"accepted": 61561.289, "held_readings": 0}
     assert _stable(diagnostics) == snapshot
+
+
+async def test_diagnostics_count_skipped_lines_and_failures_per_kind(
+    hass: HomeAssistant, hass_client: Any, scripted: ScriptedMeter
+) -> None:
+    """The lines the parser dropped from the last readout; failed reads counted per kind."""
+    scripted.then(dataclasses.replace(E350, skipped_lines=2))
+    entry = _entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    for error in (SmlStreamError("sml"), NoAnswerError("silent"), NoAnswerError("silent")):
+        scripted.then(error)
+        await coordinator.async_refresh()
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics["last_readout"]["skipped_lines"] == 2
+    failures = diagnostics["statistics"]["failures"]
+    assert failures["sml"] == 1
+    assert failures["no_answer"] == 2
+    assert failures["readout_too_long"] == 0
+    assert failures["read_time_limit"] == 0
+    assert sum(failures.values()) == 3
 
 
 async def test_diagnostics_not_loaded(

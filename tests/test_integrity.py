@@ -26,7 +26,15 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from custom_components.dlms_meter import catalog
 from custom_components.dlms_meter.const import CONF_CODES, CONF_PORT, CONF_SERIAL_NUMBER, DOMAIN
 from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER, DlmsCoordinator
-from custom_components.dlms_meter.iec62056 import Iec62056Error, PortError, Readout
+from custom_components.dlms_meter.iec62056 import (
+    ERROR_KINDS,
+    Iec62056Error,
+    PortError,
+    Readout,
+    ReadoutTooLongError,
+    ReadTimeLimitError,
+    SmlStreamError,
+)
 from custom_components.dlms_meter.iec62056.identification import parse_identification
 from custom_components.dlms_meter.iec62056.identity import legacy_serial_number, unique_id_for
 from custom_components.dlms_meter.sensor import ATTR_HELD_BACK
@@ -501,7 +509,7 @@ async def test_7_no_secret_leaves_the_entry(
 
 
 class _Kind(Iec62056Error):
-    """A library error of a kind chosen per instance (the new kinds before the library has them)."""
+    """A library error of a kind chosen per instance (a kind the library may add later)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -509,25 +517,28 @@ class _Kind(Iec62056Error):
 
 
 @pytest.mark.parametrize(
-    ("kind", "words"),
+    ("error", "kind", "words"),
     [
-        ("readout_too_long", "longer than 64 KiB"),
-        ("read_time_limit", "still sending"),
-        ("sml", "EDL21"),
+        (ReadoutTooLongError, "readout_too_long", "longer than 64 KiB"),
+        (ReadTimeLimitError, "read_time_limit", "still sending"),
+        (SmlStreamError, "sml", "EDL21"),
     ],
 )
 async def test_9_new_error_kinds_have_their_own_message(
-    meter: Meter, hass_client: Any, kind: str, words: str
+    meter: Meter, hass_client: Any, error: type[Iec62056Error], kind: str, words: str
 ) -> None:
     """Cap hit, time limit hit, SML: each its own translated error, counted in diagnostics."""
-    await meter.cycle(_Kind(kind, "details"))
+    await meter.cycle(error("details"))
     assert sorted(meter.take()) == sorted((entity, STATE_UNAVAILABLE) for entity in ALL)
     err = meter.coordinator.last_exception
     assert err is not None
     assert err.translation_key == kind  # type: ignore[attr-defined]
     assert words in str(err)
     diagnostics = await get_diagnostics_for_config_entry(meter.hass, hass_client, meter.entry)
-    assert diagnostics["statistics"]["failures"] == {kind: 1}
+    failures = diagnostics["statistics"]["failures"]
+    assert failures[kind] == 1
+    assert set(failures) == (ERROR_KINDS - {"error"}) | {"other_meter"}  # every kind, 0 or more
+    assert sum(failures.values()) == 1
 
 
 async def test_9_unknown_kind_is_read_failed(meter: Meter) -> None:
@@ -537,6 +548,15 @@ async def test_9_unknown_kind_is_read_failed(meter: Meter) -> None:
     assert err is not None
     assert err.translation_key == "read_failed"  # type: ignore[attr-defined]
     assert meter.coordinator.stats.failures == {"brand_new": 1}
+
+
+async def test_9_the_base_error_kind_is_read_failed(meter: Meter) -> None:
+    """A plain library error (kind "error", no message of its own): the generic message."""
+    await meter.cycle(Iec62056Error("something odd"))
+    err = meter.coordinator.last_exception
+    assert err is not None
+    assert err.translation_key == "read_failed"  # type: ignore[attr-defined]
+    assert meter.coordinator.stats.failures == {"error": 1}
 
 
 # 10 -----------------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ DATA_CLOCK: Final[HassKey[Clock]] = HassKey(f"{DOMAIN}_clock")
 
 GENERIC_ERROR_KEY: Final = "read_failed"
 OTHER_METER_KEY: Final = "other_meter"
+# the library's error kinds with their own translated message (exceptions.<kind>); the base
+# class's kind ("error") and kinds the library may add later get the generic one
+TRANSLATED_KINDS: Final = ERROR_KINDS - {Iec62056Error.kind}
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10  # seconds; also written on unload and when Home Assistant stops
@@ -140,11 +143,12 @@ class ReadStatistics:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
+        """JSON-friendly form; the failures per kind list every kind of the library (0 or more)."""
+        kinds = TRANSLATED_KINDS | {OTHER_METER_KEY} | self.failures.keys()
         return {
             "reads": self.reads,
             "successes": self.successes,
-            "failures": dict(sorted(self.failures.items())),
+            "failures": {kind: self.failures.get(kind, 0) for kind in sorted(kinds)},
             "consecutive_failures": self.consecutive_failures,
             "last_read_duration": (
                 None if self.last_duration is None else round(self.last_duration, 3)
@@ -447,7 +451,7 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             )
         return UpdateFailed(
             translation_domain=DOMAIN,
-            translation_key=kind if kind in ERROR_KINDS else GENERIC_ERROR_KEY,
+            translation_key=kind if kind in TRANSLATED_KINDS else GENERIC_ERROR_KEY,
             translation_placeholders={"port": self.masked_port, "error": message},
         )
 

@@ -1,5 +1,8 @@
 """Diagnostics: settings, identification, the last raw readout and the read statistics.
 
+The statistics count failed reads per error kind (every kind of the library, also at 0); the
+last readout says how many malformed lines the parser skipped (``skipped_lines``).
+
 The meter's serial number and device address are redacted wherever they appear, also in the raw
 readout text (the values of every data set that carries an id of the meter). The port is shown
 masked (credentials and secret parameters of a port URL replaced by ``***``), and so is every
@@ -117,6 +120,7 @@ async def async_get_config_entry_diagnostics(
         "checksum_ok": readout.checksum_ok,
         "duration": round(readout.duration, 3),
         "datasets": len(readout.datasets),
+        "skipped_lines": readout.skipped_lines,  # malformed lines the parser dropped
         "text": _redact_text(readout_text(readout.raw), secrets),
     }
     return result
