@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import timedelta
+import itertools
 import logging
 
 from homeassistant.config_entries import ConfigEntryState
@@ -32,7 +33,11 @@ from custom_components.dlms_meter.iec62056 import (
     ProtocolError,
     Readout,
     ReadSettings,
+    SharedPort,
+    read_meter,
+    shared_port,
 )
+from custom_components.dlms_meter.iec62056.probe import probe_meter
 
 from .meter import INTERVAL, ScriptedMeter, corpus_entry, corpus_readout, with_values
 
@@ -255,3 +260,69 @@ def test_clean_text() -> None:
     assert clean_text("\x1b[1;31mA\x00B\x7f\x9b") == "AB"
     assert clean_text("\x00 \x01") is None
     assert clean_text("x" * 256) == "x" * 255
+
+
+@pytest.mark.parametrize("probe_first", [False, True])
+async def test_a_probe_and_the_coordinator_never_read_one_port_at_once(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, probe_first: bool
+) -> None:
+    """The default reader and the config flow's probe share the library's port object.
+
+    Opening the port is held until the test lets it go: while one of them is in its session,
+    the other waits for it (never two sessions on one port), then runs its own. The port
+    object's clock jumps ahead at each look, so the quiet time never waits in real time.
+    """
+    port = f"/dev/ttyDLMS-shared-{probe_first}"
+    shared = shared_port(port)
+    ticks = itertools.count(0.0, 100.0)
+    monkeypatch.setattr(shared, "clock", lambda: next(ticks))
+    gate = asyncio.Event()
+    first_opened = asyncio.Event()
+    opened: list[str] = []
+    active = peak = 0
+
+    async def slow_open(self: SharedPort, baudrate: int) -> tuple[object, object]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        opened.append(self.name)
+        first_opened.set()
+        try:
+            await gate.wait()
+        finally:
+            active -= 1
+        raise PortNotFoundError(f"{self.name} is gone")
+
+    monkeypatch.setattr(SharedPort, "open", slow_open)
+    entry = _entry()  # added, not set up: no injected reader, no first read
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "port": port})
+    assert DATA_READER not in hass.data
+    coordinator = DlmsCoordinator(hass, entry)
+    assert coordinator.reader is read_meter  # the library's reader, through the shared port
+
+    async def probe() -> None:
+        with pytest.raises(PortNotFoundError):
+            await probe_meter(port, ReadSettings(), use_fallbacks=False, try_other_modes=False)
+
+    first, second = (
+        (probe, coordinator.async_refresh)
+        if probe_first
+        else (
+            coordinator.async_refresh,
+            probe,
+        )
+    )
+    first_task = asyncio.create_task(first())
+    await asyncio.wait_for(first_opened.wait(), 10)
+    second_task = asyncio.create_task(second())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert opened == [port]  # the second one waits for the first one's session
+    assert shared.busy()
+    gate.set()
+    await asyncio.gather(first_task, second_task)
+    assert opened == [port, port]
+    assert peak == 1
+    assert not coordinator.last_update_success
+    assert coordinator.stats.failures == {"port_not_found": 1}
