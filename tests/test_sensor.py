@@ -6,6 +6,8 @@ a heat meter) with the pre-selected data sets, or every numeric one for the heat
 
 from __future__ import annotations
 
+import dataclasses
+
 from homeassistant.const import STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -13,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.dlms_meter import catalog
 from custom_components.dlms_meter.const import DOMAIN
 from custom_components.dlms_meter.coordinator import DlmsCoordinator
 
@@ -208,3 +211,48 @@ async def test_heat_meter_totals_are_guarded(hass: HomeAssistant, scripted: Scri
     assert hass.states.get("sensor.heat_heat_energy").state == "433.65"  # jump held back
     assert hass.states.get("sensor.heat_volume").state == "3052.95"  # decrease
     assert hass.states.get("sensor.heat_operating_hours").state == "109869.0"
+
+
+async def test_heat_meter_flow_and_return_temperatures(
+    hass: HomeAssistant, scripted: ScriptedMeter, entity_registry: er.EntityRegistry
+) -> None:
+    """Ultraheat ``9.4(098.5*C&096.1*C)``: one sensor per value (``9.4`` and ``9.4#2``)."""
+    scripted.then(corpus_readout(39))
+    entry = corpus_entry(39, codes=["6.8", "9.4", "9.4#2"], title="UH50")
+    coordinator = await _setup(hass, entry)
+    assert coordinator.data.values["9.4#2"].value == "096.1"
+    states = {}
+    for reg in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
+        state = hass.states.get(reg.entity_id)
+        assert state is not None
+        states[reg.unique_id.removeprefix(f"{coordinator.serial_number}_")] = state
+    assert set(states) == {"6.8", "9.4", "9.4#2"}
+    assert states["6.8"].state == "328.871"
+    assert states["6.8"].attributes["unit_of_measurement"] == "GJ"
+    assert (states["9.4"].state, states["9.4#2"].state) == ("98.5", "96.1")
+    assert states["9.4#2"].attributes["device_class"] == "temperature"
+    assert states["9.4#2"].attributes["unit_of_measurement"] == "°C"
+
+
+async def test_a_history_value_stored_under_its_old_star_key_keeps_its_value(
+    hass: HomeAssistant, scripted: ScriptedMeter, entity_registry: er.EntityRegistry
+) -> None:
+    """An entry that stored ``1.8.0&12`` as ``1.8.0*12`` (earlier versions) still shows it."""
+    zmd405 = corpus_readout(44)
+    only_ampersand = dataclasses.replace(
+        zmd405, datasets=tuple(ds for ds in zmd405.datasets if "*" not in ds.address)
+    )
+    assert "1.8.0*12" not in catalog.readout_values(only_ampersand)
+    scripted.then(only_ampersand)
+    entry = corpus_entry(44, codes=["0.1.0*12", "1.8.0*12"], title="ZMD405")
+    coordinator = await _setup(hass, entry)
+    states = {
+        reg.unique_id.removeprefix(f"{coordinator.serial_number}_"): hass.states.get(reg.entity_id)
+        for reg in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    assert set(states) == {"0.1.0*12", "1.8.0*12"}  # the entities keep their ids
+    assert states["0.1.0*12"] is not None
+    assert states["0.1.0*12"].state == "20-12-30 16:02"  # the & value, not unknown
+    assert states["1.8.0*12"] is not None
+    assert states["1.8.0*12"].state == "0.0"
+    assert states["1.8.0*12"].attributes["unit_of_measurement"] == "kWh"
