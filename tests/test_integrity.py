@@ -350,6 +350,26 @@ async def test_3_a_real_swap_of_an_old_entry_is_still_caught(
     assert coordinator.readout is readout
 
 
+async def test_3_an_entry_without_any_id_publishes_what_it_reads(
+    hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
+) -> None:
+    """No unique id and no serial number stored: nothing to compare with, no issue."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="No id",
+        data={CONF_PORT: "/dev/ttyUSB0", CONF_SERIAL_NUMBER: ""},
+        options={CONF_CODES: ["1.8.0"]},
+    )
+    entry.add_to_hass(hass)
+    scripted.then(E350)
+    await _load(hass, entry)
+    coordinator: DlmsCoordinator = entry.runtime_data
+    scripted.then(with_values(E350, _96_1_0="99999999"))
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert issue_registry.async_get_issue(DOMAIN, f"other_meter_{entry.entry_id}") is None
+
+
 async def test_3_an_entry_without_serial_number_accepts_its_meter_and_catches_one_with_a_serial(
     hass: HomeAssistant, scripted: ScriptedMeter, issue_registry: ir.IssueRegistry
 ) -> None:
