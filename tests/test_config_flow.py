@@ -20,13 +20,14 @@ from homeassistant.data_entry_flow import FlowResult, FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dlms_meter import config_flow, probe
+from custom_components.dlms_meter import catalog, config_flow, probe
 from custom_components.dlms_meter.config_flow import (
     ADVANCED,
-    GROUPS,
+    GROUP_FIELDS,
+    PICKER_FIELDS,
     clean_text,
-    code_label,
-    readout_datasets,
+    option_label,
+    picker_options,
 )
 from custom_components.dlms_meter.const import (
     CONF_ADDRESS,
@@ -53,17 +54,26 @@ from custom_components.dlms_meter.coordinator import DATA_READER
 from custom_components.dlms_meter.iec62056 import (
     Checksum,
     ChecksumError,
+    DataSet,
+    Identification,
     NoAnswerError,
     PortBusyError,
     PortNotFoundError,
     Readout,
     ReadSettings,
+    Value,
     parse_capture,
     read_meter,
+)
+from custom_components.dlms_meter.iec62056.identity import (
+    legacy_serial_number,
+    serial_number,
+    unique_id_for,
 )
 from custom_components.dlms_meter.iec62056.redact import mask_port
 from meter_sim.simulator import PROFILES, Fault, MeterSimulator
 
+from .iec62056.corpus import render_txt
 from .meter import E350_SERIAL, meter_entry
 
 MISSING_PORT = "/dev/serial/by-id/usb-no-such-head-if00-port0"
@@ -430,7 +440,7 @@ async def test_options_of_a_running_meter(hass: HomeAssistant, simulator: MeterS
     assert read_time is not None
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    groups = [f for f in _fields(result) if f in GROUPS]
+    groups = [f for f in _fields(result) if f in PICKER_FIELDS]
     labels = {k: v for group in groups for k, v in _option_values(result, group).items()}
     assert len(labels) == 23  # 22 from the readout plus the stored code the meter no longer sends
     assert labels["1.8.0"].endswith("— 061561.289 kWh")
@@ -634,10 +644,26 @@ def _recorded(name: str, checksum: Checksum = Checksum.XOR) -> Readout:
     return parse_capture((CORPUS / name).read_bytes(), checksum)[0]
 
 
+def _text(number: int) -> Readout:
+    """The readout of a corpus text capture (rendered back to bytes)."""
+    return parse_capture(render_txt(number), Checksum.NONE)[0]
+
+
 E350 = _recorded("05_LandisGyr_E350_ZMF100AC_M26.bin")
 ZMD120 = _recorded("01_LandisGyr_ZMD120AP.bin")
 MT174 = _recorded("08_Iskra_MT174_fw103.bin")
 EHZ = _recorded("18_EMH_eHZ.bin")
+ZMD405 = _text(44)
+UH50 = _text(39)
+# An Elster AS3000 names itself only by 0.0.1 (no C.1.0, no 0.0.0).
+AS3000 = Readout(
+    Identification(raw="ELS0\\@AS3000", manufacturer="ELS", baud_char="0", model="\\@AS3000"),
+    (
+        DataSet("0.0.1", (Value("09080744"),)),
+        DataSet("1.8.0", (Value("00005450.425", "kWh"),)),
+        DataSet("1.8.0*01", (Value("00005000.000", "kWh"),)),
+    ),
+)
 # A ZMD120 without its property number 0.0.0: no register names the meter.
 NO_SERIAL = replace(ZMD120, datasets=tuple(d for d in ZMD120.datasets if d.address != "0.0.0"))
 
@@ -842,7 +868,8 @@ async def test_meters_without_serial_number(
     assert first["type"] is second["type"] is FlowResultType.CREATE_ENTRY
     ids = [first["result"].unique_id, second["result"].unique_id]
     assert ids[0] != ids[1]
-    assert all(uid.startswith("LGZ52ZMD120APt.G03-") for uid in ids)
+    assert ids == [unique_id_for(NO_SERIAL, "/dev/ttyA"), unique_id_for(NO_SERIAL, REMOTE_PORT)]
+    assert all(uid.startswith("LGZ52ZMD120APt.G03@") for uid in ids)
     assert first["data"][CONF_SERIAL_NUMBER] == ""
     assert first["title"] == "Landis+Gyr 2ZMD120APt.G03"
     assert second["title"] == f"Landis+Gyr 2ZMD120APt.G03 {ids[1]}"
@@ -850,6 +877,35 @@ async def test_meters_without_serial_number(
         assert "hunter2" not in text
         assert "s3cret" not in text
     assert hass.data[DOMAIN][PROBE_READOUTS][ids[1]] is NO_SERIAL
+
+
+async def test_elster_as3000_serial_from_0_0_1_and_two_of_them(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """An AS3000 names itself only by 0.0.1: that is its serial number (not the identification
+    text); a second AS3000 on another port is another meter, also beside an entry an earlier
+    version made with the identification text as its id; the same one again is refused."""
+    other = replace(
+        AS3000,
+        datasets=(DataSet("0.0.1", (Value("09080745"),)), *AS3000.datasets[1:]),
+    )
+    MockConfigEntry(
+        domain=DOMAIN, unique_id="ELS0\\@AS3000", data={CONF_PORT: "/dev/ttyOld"}
+    ).add_to_hass(hass)
+    reader.answers["/dev/ttyA"] = AS3000
+    reader.answers["/dev/ttyB"] = other
+    reader.answers["/dev/ttyC"] = AS3000
+
+    first = await _add(hass, "/dev/ttyA", {"energy": ["1.8.0"]})
+    second = await _add(hass, "/dev/ttyB", {"energy": ["1.8.0"]})
+    again = await _to_picker(hass, "/dev/ttyC")
+
+    assert first["type"] is second["type"] is FlowResultType.CREATE_ENTRY
+    assert first["result"].unique_id == first["data"][CONF_SERIAL_NUMBER] == "09080744"
+    assert second["result"].unique_id == "09080745"
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "meter_already_configured"
+    assert again["description_placeholders"]["serial"] == "09080744"
 
 
 async def test_no_identity_at_all_titles_masked_port(
@@ -1026,17 +1082,55 @@ def test_clean_text() -> None:
     assert clean_text("----") == ""
 
 
-def test_code_label() -> None:
+def _entry(readout: Readout, key: str) -> catalog.DataSetEntry:
+    return next(e for e in catalog.entries(readout) if e.key == key)
+
+
+def test_option_label() -> None:
     """As written, normalised where it differs, translated name (placeholders), value as sent."""
     names = {"voltage_phase": "Voltage {phase}", "energy_import": "Import energy {oops}"}
-    by_key = readout_datasets(E350)
-    assert code_label("32.7", by_key["32.7"], names) == "32.7 Voltage L1 — 241 V"
+    assert option_label(_entry(E350, "32.7"), names) == "32.7 Voltage L1 — 241 V"
     # a translation with an unknown placeholder is shown as written, not dropped
-    assert code_label("1.8.0", by_key["1.8.0"], names) == (
+    assert option_label(_entry(E350, "1.8.0"), names) == (
         "1.8.0 Import energy {oops} — 061561.289 kWh"
     )
-    assert code_label("97.97", by_key["97.97"], {}) == "F.F (97.97) — 00"
-    assert code_label("99.99.9", None, names) == "99.99.9"
+    assert option_label(_entry(E350, "97.97"), {}) == "F.F (97.97) — 00"
+
+
+def test_picker_options_history_named_and_kept_apart() -> None:
+    """History values carry their register's name; "&" and "*" data sets are two options;
+    a data set with two values (flow and return temperature) is two options."""
+    names = {"energy_import": "Energy import", "temperature_flow": "Flow temperature"}
+    history = picker_options(ZMD405, (), names)[GROUP_FIELDS[catalog.Group.HISTORY]]
+    labels = {o["value"]: o["label"] for o in history}
+    assert "0.1.0*12" in labels
+    assert "0.1.0&12" in labels
+    assert labels["0.1.0*12"] != labels["0.1.0&12"]
+    star = next(key for key in labels if key.startswith("1.8.0*"))
+    assert "Energy import" in labels[star]
+    heat = {o["value"]: o for field in picker_options(UH50, (), {}).values() for o in field}
+    assert {"9.4", "9.4#2"} <= set(heat)
+    assert heat["9.4"]["label"] != heat["9.4#2"]["label"]
+    assert heat["9.4#2"]["label"].startswith("9.4 #2")
+
+
+def test_picker_options_of_stored_codes() -> None:
+    """A key stored by an earlier version (``1.6.0*1`` for ``1.6.0&01``) keeps its value, so its
+    entity keeps its unique id; a chosen code the meter no longer sends is still offered."""
+    readout = Readout(
+        None,
+        (
+            DataSet("1.8.0", (Value("000123.4", "kWh"),)),
+            DataSet("1.6.0&01", (Value("02.5", "kW"),)),
+        ),
+    )
+    options = picker_options(readout, ["1.6.0*1", "99.99.9"], {})
+    values = [o["value"] for field in options.values() for o in field]
+    assert values.count("1.6.0*1") == 1
+    assert "1.6.0&1" not in values
+    other = options[GROUP_FIELDS[catalog.group("99.99.9")]]
+    assert {"value": "99.99.9", "label": "99.99.9"} in other
+    assert picker_options(None, ["1.8.0"], {}) == {"energy": [{"value": "1.8.0", "label": "1.8.0"}]}
 
 
 def test_error_key_and_intervals() -> None:
@@ -1049,20 +1143,17 @@ def test_error_key_and_intervals() -> None:
 
 
 def test_unique_ids() -> None:
-    """Serial number from the registers; fallback id stable per port, never the port's text."""
-    assert config_flow.meter_serial(E350) == E350_SERIAL
-    assert config_flow.meter_serial(NO_SERIAL) is None
-    uid = config_flow.fallback_unique_id(NO_SERIAL, REMOTE_PORT)
-    assert uid == config_flow.fallback_unique_id(NO_SERIAL, REMOTE_PORT)
-    assert uid != config_flow.fallback_unique_id(NO_SERIAL, "/dev/ttyA")
+    """One definition (iec62056.identity): serial number from the registers; without one the
+    identification plus a key of the port (never the port's text), never a crash."""
+    assert serial_number(E350) == E350_SERIAL
+    assert serial_number(NO_SERIAL) is None
+    assert serial_number(AS3000) == "09080744"
+    uid = unique_id_for(NO_SERIAL, REMOTE_PORT)
+    assert uid != unique_id_for(NO_SERIAL, "/dev/ttyA")
     assert "10.0.0.5" not in uid
-    assert (
-        config_flow.fallback_unique_id(replace(NO_SERIAL, identification=None), "/dev/x")[:6]
-        == "meter-"
-    )
-    assert config_flow.legacy_unique_id(E350) == E350_SERIAL
-    assert config_flow.legacy_unique_id(NO_SERIAL) == "LGZ52ZMD120APt.G03"
-    assert config_flow.legacy_unique_id(replace(NO_SERIAL, identification=None)) is None
+    assert "hunter2" not in uid
+    assert unique_id_for(replace(NO_SERIAL, identification=None), "/dev/x").startswith("meter@")
+    assert legacy_serial_number(NO_SERIAL) == "LGZ52ZMD120APt.G03"
 
 
 def test_options_round_trip() -> None:

@@ -352,6 +352,37 @@ def test_icons_refer_to_existing_keys() -> None:
         assert icon["default"].startswith("mdi:")
 
 
+def _device_classes_by_key() -> dict[str, set[object]]:
+    """Translation key -> the device classes the catalog gives it over every corpus readout."""
+    from custom_components.dlms_meter import catalog
+    from custom_components.dlms_meter.iec62056 import Checksum, parse_capture
+
+    from .iec62056.corpus import number, render_txt, txt_files
+
+    found: dict[str, set[object]] = {}
+    for path in txt_files():
+        for readout in parse_capture(render_txt(number(path)), Checksum.NONE):
+            for entry in catalog.entries(readout):
+                description = entry.description
+                found.setdefault(description.translation_key, set()).add(description.device_class)
+    return found
+
+
+def test_every_entity_key_without_a_device_class_has_an_icon() -> None:
+    """A sensor without a device class shows Home Assistant's generic icon: every translation
+    key the corpus shows without a device class (text, counts, ids), and every key no corpus
+    readout shows (judged by nothing), has its own icon, as the others get their class's."""
+    icons = json.loads((INTEGRATION / "icons.json").read_text())["entity"]["sensor"]
+    classes = _device_classes_by_key()
+    missing = [
+        key
+        for key in _lookup(TRANSLATIONS["en"], "entity.sensor") or {}
+        if (key not in classes or None in classes[key]) and key not in icons
+    ]
+    assert missing == []
+    assert {"heat_energy", "volume", "flow_temperature_max", "operating_hours"} <= set(icons)
+
+
 def test_quality_scale_statuses() -> None:
     """quality_scale.yaml: every rule has an honest status; exemptions carry a comment."""
     import yaml

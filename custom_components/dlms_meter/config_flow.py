@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-import hashlib
 import logging
 import math
 import re
 from typing import TYPE_CHECKING, Any, Final, override
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -78,7 +76,8 @@ from .const import (
     PROBE_READOUTS,
 )
 from .coordinator import DATA_READER
-from .iec62056 import Checksum, DataSet, Iec62056Error, Readout, parse_obis
+from .iec62056 import Checksum, Iec62056Error, Readout
+from .iec62056.identity import is_same_meter, serial_number, unique_id_for
 from .iec62056.redact import mask_port
 from .probe import (
     BAUDRATE_AUTO,
@@ -90,7 +89,6 @@ from .probe import (
     answer_baudrate,
     options_from_settings,
     probe_meter,
-    serial_number,
     settings_from_options,
 )
 
@@ -115,30 +113,19 @@ ADVANCED_KEYS = (
 )
 MAX_UPDATE_INTERVAL = 86400
 
-# The picker's groups, in the order shown; each is a field of the picker step (data sets that
-# no group claims are meter information). PRESELECTED_GROUPS are ticked by default.
-GROUP_ENERGY: Final = "energy"
-GROUP_POWER: Final = "power"
-GROUP_GRID: Final = "grid_quality"
-GROUP_HISTORY: Final = "history"
-GROUP_INFO: Final = "meter_info"
-GROUPS: Final = (GROUP_ENERGY, GROUP_POWER, GROUP_GRID, GROUP_HISTORY, GROUP_INFO)
-PRESELECTED_GROUPS: Final = frozenset({GROUP_ENERGY, GROUP_POWER})
-_POWER_CLASSES: Final = frozenset(
-    {
-        SensorDeviceClass.POWER,
-        SensorDeviceClass.REACTIVE_POWER,
-        SensorDeviceClass.APPARENT_POWER,
-    }
-)
-_GRID_CLASSES: Final = frozenset(
-    {
-        SensorDeviceClass.VOLTAGE,
-        SensorDeviceClass.CURRENT,
-        SensorDeviceClass.FREQUENCY,
-        SensorDeviceClass.POWER_FACTOR,
-    }
-)
+# The picker: one field per catalog group (catalog.GROUPS order); the field keys are the
+# translation keys of config.step.select_codes.data and options.step.init.data.
+GROUP_FIELDS: Final[Mapping[catalog.Group, str]] = {
+    catalog.Group.ENERGY: "energy",
+    catalog.Group.POWER: "power",
+    catalog.Group.GRID_QUALITY: "grid_quality",
+    catalog.Group.HISTORY: "history",
+    catalog.Group.METER_INFORMATION: "meter_info",
+    catalog.Group.OTHER: "other",
+}
+PICKER_FIELDS: Final = tuple(GROUP_FIELDS[group] for group in catalog.GROUPS)
+#: The groups whose pre-selected data sets are ticked by default: energy and power.
+PRESELECTED_GROUPS: Final = frozenset({catalog.Group.ENERGY, catalog.Group.POWER})
 
 # "EMH metering ----eHZ-E0018E": runs of filler characters in identification texts.
 _FILLER_EDGES: Final = re.compile(r"^[\s._-]+|[\s._-]+$")
@@ -168,48 +155,6 @@ def clean_text(text: str) -> str:
     two or more filler characters becomes one space; a single ``-`` or ``.`` stays.
     """
     return _FILLER_RUN.sub(" ", _FILLER_EDGES.sub("", text))
-
-
-# --- identity -------------------------------------------------------------------------------
-# Replace with iec62056.identity once the probe branch is merged (contract 5): it keeps
-# probe.serial_number as the serial-number order and provides the fallback below.
-
-
-def meter_serial(readout: Readout) -> str | None:
-    """The meter's serial number from its id registers; None if it sends none.
-
-    ``probe.serial_number`` falls back to the identification text, which is no serial number
-    (every meter of a model sends the same): that fallback is not taken as one here.
-    """
-    serial = serial_number(readout)
-    ident = readout.identification
-    if serial is None or (ident is not None and serial == ident.raw.strip()):
-        return None
-    return serial
-
-
-def fallback_unique_id(readout: Readout, port: str) -> str:
-    """A unique id for a meter without a serial number: its identification plus its port.
-
-    Two meters of one model differ only in where they are connected; the port is hashed
-    (after masking any credentials), so no part of it (let alone a secret) shows.
-    """
-    ident = readout.identification
-    text = clean_text(ident.raw) if ident is not None else ""
-    digest = hashlib.sha256(mask_port(port).encode()).hexdigest()[:10]
-    return f"{text or 'meter'}-{digest}"
-
-
-def legacy_unique_id(readout: Readout) -> str | None:
-    """The unique id entries of version 1 got: C.1.0, else 0.0.0, else the identification."""
-    for pattern in ("96.1.0", "0.0.0"):
-        for dataset in readout.datasets:
-            code = dataset.obis
-            value = dataset.values[0].value.strip() if dataset.values else ""
-            if code is not None and code.matches(pattern) and value:
-                return value
-    ident = readout.identification
-    return ident.raw.strip() or None if ident is not None else None
 
 
 # --- form parts -------------------------------------------------------------------------------
@@ -304,11 +249,6 @@ def _entry_advanced(entry: ConfigEntry) -> dict[str, Any]:
 # --- the picker -------------------------------------------------------------------------------
 
 
-def readout_datasets(readout: Readout) -> dict[str, DataSet]:
-    """Data-set key -> data set, in the meter's order (catalog.datasets_by_key decides keys)."""
-    return {key: dataset for key, dataset in catalog.datasets_by_key(readout).items() if key}
-
-
 async def async_entity_names(hass: HomeAssistant) -> dict[str, str]:
     """Translated sensor names (translation key -> text) in the user's language."""
     translations = await async_get_translations(hass, hass.config.language, "entity", [DOMAIN])
@@ -320,73 +260,78 @@ async def async_entity_names(hass: HomeAssistant) -> dict[str, str]:
     }
 
 
-def code_group(key: str, unit: str | None) -> str:
-    """The picker group of a data set: energy, power, grid quality, history, meter information.
-
-    Derived from the catalog's description (device and state class); a catalog function that
-    names the group replaces this once it exists.
-    """
-    if catalog.is_history(parse_obis(key)):
-        return GROUP_HISTORY
-    spec = catalog.describe(key, unit)
-    if spec.state_class is SensorStateClass.TOTAL_INCREASING:
-        return GROUP_ENERGY
-    if spec.device_class in _POWER_CLASSES:
-        return GROUP_POWER
-    if spec.device_class in _GRID_CLASSES:
-        return GROUP_GRID
-    if spec.diagnostic or not spec.numeric:
-        return GROUP_INFO
-    return GROUP_POWER  # other momentary values: temperatures, flow
+def _name_text(key: str, unit: str | None, names: Mapping[str, str]) -> str | None:
+    """The translated name of the register ``key`` belongs to (history named like its register)."""
+    translation_key, placeholders = catalog.name_of(key, unit)
+    if translation_key == catalog.GENERIC_KEY or not (name := names.get(translation_key)):
+        return None  # The code itself is shown already.
+    try:
+        return name.format(**placeholders)
+    except KeyError, IndexError, ValueError:
+        return name
 
 
-def code_label(key: str, dataset: DataSet | None, names: Mapping[str, str]) -> str:
+def option_label(entry: catalog.DataSetEntry, names: Mapping[str, str]) -> str:
     """``1.8.1*02 (1.8.1*2) Energy import tariff 1 — 12345.6 kWh``.
 
-    The address as the meter wrote it (the key for a code no longer sent), the key where it
-    differs, the translated name if the catalog knows the code, and the value as sent.
+    The code as the meter wrote it (with the normalised code where it differs), the translated
+    name where the catalog knows the code, and the value as sent.
     """
-    value = dataset.values[0] if dataset is not None and dataset.values else None
-    written = dataset.address.strip() if dataset is not None else key
-    parts = [written] if written == key else [written, f"({key})"]
-    spec = catalog.describe(key, value.unit if value else None)
-    if spec.translation_key != catalog.GENERIC_KEY and (name := names.get(spec.translation_key)):
-        try:
-            parts.append(name.format(**spec.placeholders))
-        except KeyError, IndexError, ValueError:
-            parts.append(name)
+    value = entry.value
+    unit = value.unit if value is not None else None
+    parts = [entry.code_text]
+    if name := _name_text(entry.key, unit, names):
+        parts.append(name)
     if value is not None and (text := value.value.strip()):
-        parts.append(f"— {text} {value.unit}" if value.unit else f"— {text}")
+        parts.append(f"— {text} {unit}" if unit else f"— {text}")
     return " ".join(parts)
 
 
+def _stored_label(key: str, names: Mapping[str, str]) -> str:
+    """A chosen code the meter no longer sends: its key and name."""
+    name = _name_text(key, None, names)
+    return f"{key} {name}" if name else key
+
+
 def picker_options(
-    datasets: Mapping[str, DataSet], extra: Iterable[str], names: Mapping[str, str]
+    readout: Readout | None, stored: Iterable[str], names: Mapping[str, str]
 ) -> dict[str, list[SelectOptionDict]]:
-    """Group -> options for the data sets found plus ``extra`` keys (chosen, no longer sent)."""
-    grouped: dict[str, list[SelectOptionDict]] = {group: [] for group in GROUPS}
-    for key, dataset in datasets.items():
-        value = dataset.values[0] if dataset.values else None
-        grouped[code_group(key, value.unit if value else None)].append(
-            SelectOptionDict(value=key, label=code_label(key, dataset, names))
+    """Field -> options: every choice of the readout (catalog.entries, grouped) and the
+    ``stored`` keys (chosen earlier). A stored key that the readout now holds under another key
+    (catalog.current_key: ``1.6.0*1`` is ``1.6.0&1`` now) keeps its stored key as the value, so
+    its entity keeps its unique id; a stored key the meter no longer sends is still offered.
+    """
+    choices = catalog.entries(readout) if readout is not None else []
+    known = [choice.key for choice in choices]
+    alias: dict[str, str] = {}
+    missing: list[str] = []
+    for key in dict.fromkeys(stored):
+        current = catalog.current_key(key, known)
+        if current in known:
+            alias.setdefault(current, key)
+        else:
+            missing.append(key)
+    options: dict[str, list[SelectOptionDict]] = {}
+    for group, group_choices in catalog.grouped(choices).items():
+        options[GROUP_FIELDS[group]] = [
+            SelectOptionDict(value=alias.get(c.key, c.key), label=option_label(c, names))
+            for c in group_choices
+        ]
+    for key in missing:
+        field = GROUP_FIELDS[catalog.group(key)]
+        options.setdefault(field, []).append(
+            SelectOptionDict(value=key, label=_stored_label(key, names))
         )
-    for key in dict.fromkeys(extra):
-        if key not in datasets:
-            grouped[code_group(key, None)].append(
-                SelectOptionDict(value=key, label=code_label(key, None, names))
-            )
-    return {group: options for group, options in grouped.items() if options}
+    return {field: options[field] for field in PICKER_FIELDS if field in options}
 
 
-def preselected(datasets: Mapping[str, DataSet]) -> list[str]:
-    """Energy and power data sets the catalog chooses by default."""
-    chosen = set(catalog.preselect(datasets))
+def preselected(readout: Readout) -> list[str]:
+    """What the catalog chooses by default, of the energy and power groups (issue 14)."""
+    chosen = set(catalog.preselect(catalog.readout_values(readout)))
     return [
-        key
-        for key, dataset in datasets.items()
-        if key in chosen
-        and code_group(key, dataset.values[0].unit if dataset.values else None)
-        in PRESELECTED_GROUPS
+        choice.key
+        for choice in catalog.entries(readout)
+        if choice.key in chosen and choice.group in PRESELECTED_GROUPS
     ]
 
 
@@ -397,15 +342,17 @@ def picker_schema(
     wanted = set(chosen)
     return {
         vol.Optional(
-            group, default=[o["value"] for o in group_options if o["value"] in wanted]
-        ): _codes_selector(group_options)
-        for group, group_options in options.items()
+            field, default=[o["value"] for o in field_options if o["value"] in wanted]
+        ): _codes_selector(field_options)
+        for field, field_options in options.items()
     }
 
 
 def chosen_codes(user_input: Mapping[str, Any]) -> list[str]:
     """The keys ticked in all groups (groups in their order, no duplicates)."""
-    return list(dict.fromkeys(key for group in GROUPS for key in user_input.get(group) or ()))
+    return list(
+        dict.fromkeys(key for field in PICKER_FIELDS for key in user_input.get(field) or ())
+    )
 
 
 def _port_users(hass: HomeAssistant, port: str, *, exclude: str | None = None) -> str | None:
@@ -542,25 +489,21 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         assert result is not None
         readout = result.readout
         if user_input is None:
+            await self.async_set_unique_id(self._unique_id(result))
+        if user_input is None and (existing := self._configured_entry(result)) is not None:
             # The serial number is known now, before the picker: a meter configured already
-            # (on whatever port) ends the flow here.
-            unique_id = self._unique_id(result)
-            await self.async_set_unique_id(unique_id)
-            if existing := self.hass.config_entries.async_entry_for_domain_unique_id(
-                DOMAIN, unique_id
-            ):
-                return self.async_abort(
-                    reason="meter_already_configured",
-                    description_placeholders={
-                        "title": existing.title,
-                        "serial": meter_serial(readout) or "?",
-                    },
-                )
+            # (on whatever port, under today's unique id or an earlier version's) ends here.
+            return self.async_abort(
+                reason="meter_already_configured",
+                description_placeholders={
+                    "title": existing.title,
+                    "serial": serial_number(readout) or "?",
+                },
+            )
         heat_meter = answer_baudrate(result.settings) is not None
         errors: dict[str, str] = {}
         interval = default_update_interval(result.duration, heat_meter=heat_meter)
-        datasets = readout_datasets(readout)
-        chosen = preselected(datasets)
+        chosen = preselected(readout)
         if user_input is not None:
             chosen = chosen_codes(user_input)
             interval = int(user_input.get(CONF_UPDATE_INTERVAL, interval))
@@ -574,7 +517,7 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = vol.Schema(
             {
                 vol.Required(CONF_UPDATE_INTERVAL, default=interval): _interval_selector(),
-                **picker_schema(picker_options(datasets, (), names), chosen),
+                **picker_schema(picker_options(readout, (), names), chosen),
             }
         )
         return self.async_show_form(
@@ -585,10 +528,23 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _unique_id(self, result: ProbeResult) -> str:
-        """The meter's serial number; without one, its identification plus its port."""
-        return meter_serial(result.readout) or fallback_unique_id(
-            result.readout, self._input[CONF_PORT]
-        )
+        """The meter's serial number; without one, its identification plus a key of its port."""
+        return unique_id_for(result.readout, self._input[CONF_PORT])
+
+    def _configured_entry(self, result: ProbeResult) -> ConfigEntry | None:
+        """The entry of this meter if it is configured already.
+
+        Today's unique id, else an earlier version's (identity.is_same_meter: an id that was the
+        identification text counts on the entry's own port only).
+        """
+        port = self._input[CONF_PORT]
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            known = entry.unique_id
+            if known is not None and is_same_meter(
+                known, str(entry.data.get(CONF_PORT, "")), result.readout, port
+            ):
+                return entry
+        return None
 
     def _found_placeholders(self, result: ProbeResult) -> dict[str, str]:
         data = self._identity(result)
@@ -601,7 +557,7 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             "mode": str(result.settings.mode),
             "baudrate": str(result.readout.baudrate or result.settings.baudrate or "?"),
             "read_time": _read_time_text(result.duration),
-            "count": str(len(readout_datasets(result.readout))),
+            "count": str(len(result.readout.datasets)),
         }
 
     def _identity(self, result: ProbeResult) -> dict[str, Any]:
@@ -610,7 +566,7 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         flag = ident.manufacturer if ident else ""
         return {
             CONF_PORT: self._input[CONF_PORT],
-            CONF_SERIAL_NUMBER: meter_serial(result.readout) or "",
+            CONF_SERIAL_NUMBER: serial_number(result.readout) or "",
             CONF_IDENTIFICATION: ident.raw if ident else "",
             CONF_MANUFACTURER: clean_text(catalog.manufacturer_name(flag)) if flag else "",
             CONF_MODEL: clean_text(ident.model) if ident else "",
@@ -678,12 +634,21 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         assert result is not None
         readout = result.readout
         ident = readout.identification
+        # Today's rule or the rule the entry was made with (identity.is_same_meter, the head may
+        # have moved to another port); a meter without a serial number also by the
+        # identification the entry stored.
         same = (
             entry.unique_id is not None
-            and entry.unique_id in (self._unique_id(result), legacy_unique_id(readout))
+            and is_same_meter(
+                entry.unique_id,
+                str(entry.data.get(CONF_PORT, "")),
+                readout,
+                self._input[CONF_PORT],
+                allow_port_change=True,
+            )
         ) or (
             not entry.data.get(CONF_SERIAL_NUMBER)
-            and meter_serial(readout) is None
+            and serial_number(readout) is None
             and ident is not None
             and ident.raw == entry.data.get(CONF_IDENTIFICATION)
         )
@@ -763,14 +728,13 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
                         **user_input[ADVANCED],
                     }
                 )
-        datasets = _coordinator_datasets(entry)
         names = await async_entity_names(self.hass)
         stored = list(entry.options.get(CONF_CODES, []))
         chosen = chosen_codes(user_input) if user_input is not None else stored
         schema = vol.Schema(
             {
                 vol.Required(CONF_UPDATE_INTERVAL): _interval_selector(),
-                **picker_schema(picker_options(datasets, stored, names), chosen),
+                **picker_schema(picker_options(_coordinator_readout(entry), stored, names), chosen),
                 # value guard: kW the totals may grow at; 0 = derived from the meter
                 vol.Optional(CONF_MAX_POWER): NumberSelector(
                     NumberSelectorConfig(
@@ -813,11 +777,11 @@ def _last_read_time(entry: DlmsConfigEntry) -> float:
     return float(entry.options.get(CONF_READ_TIME, 0.0))
 
 
-def _coordinator_datasets(entry: DlmsConfigEntry) -> dict[str, DataSet]:
-    """The data sets of the running coordinator's last readout (none if not loaded or not read)."""
-    if entry.state is ConfigEntryState.LOADED and entry.runtime_data.readout is not None:
-        return readout_datasets(entry.runtime_data.readout)
-    return {}
+def _coordinator_readout(entry: DlmsConfigEntry) -> Readout | None:
+    """The running coordinator's last readout (None if not loaded or not read yet)."""
+    if entry.state is ConfigEntryState.LOADED:
+        return entry.runtime_data.readout
+    return None
 
 
 async def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:

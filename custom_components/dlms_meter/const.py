@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .iec62056.errors import Iec62056Error
+from .iec62056 import ERROR_KINDS as LIBRARY_ERROR_KINDS, Iec62056Error
 
 DOMAIN: Final = "dlms_meter"
 
@@ -54,18 +54,8 @@ ISSUE_METER_NOT_ANSWERING: Final = "meter_not_answering"
 PROBE_READOUTS: Final = "probe_readouts"
 
 
-# The protocol library's error kinds (iec62056.errors); each has a translated form error
-# (config.error.*) and exception message (exceptions.*). Anything else is "unknown" in the
-# flows and "read_failed" in the coordinator. Derived from the exception classes; once the
-# library branch is merged this becomes ``from .iec62056 import ERROR_KINDS`` (contract 2).
-def _error_kinds() -> frozenset[str]:
-    found: set[str] = set()
-    todo: list[type[Iec62056Error]] = [Iec62056Error]
-    while todo:
-        cls = todo.pop()
-        found.add(cls.kind)
-        todo.extend(cls.__subclasses__())
-    return frozenset(found - {Iec62056Error.kind})
-
-
-ERROR_KINDS: Final = _error_kinds()
+# The protocol library's error kinds (iec62056.ERROR_KINDS, derived from its exception classes);
+# each has a translated form error (config.error.*) and exception message (exceptions.*). The base
+# class's generic kind ("error", raised only by the command line) is not one of them: anything
+# else is "unknown" in the flows and "read_failed" in the coordinator.
+ERROR_KINDS: Final = LIBRARY_ERROR_KINDS - {Iec62056Error.kind}

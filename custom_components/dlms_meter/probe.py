@@ -22,7 +22,7 @@ from .const import (
     CONF_RESET_BAUDRATE,
     CONF_WAKEUP,
 )
-from .iec62056 import Checksum, ReadSettings
+from .iec62056 import STANDARD_RATES, Checksum, Mode, ReadSettings
 from .iec62056.identity import (
     SERIAL_CODES,
     is_same_meter,
@@ -79,8 +79,8 @@ MODE_AUTO: Final = "auto"
 BAUDRATE_AUTO: Final = "auto"
 # Selector keys as stored in entries (hassfest: translation keys are lowercase); the library's
 # letters are their upper case ("c" -> "C"). Entries of version 1 stored "A".."D" (migrated).
-MODES: Final = (MODE_AUTO, "a", "b", "c", "d")
-BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200)
+MODES: Final = (MODE_AUTO, *(mode.value.lower() for mode in Mode))
+BAUDRATES: Final = STANDARD_RATES
 
 
 def settings_from_options(options: Mapping[str, Any]) -> ReadSettings:

@@ -264,12 +264,13 @@ def _add_300_bd_meter_with_history(
         box = page.get_by_role("checkbox", name=re.compile("^" + re.escape(code) + " "))
         expect(box).not_to_be_checked()  # history is offered, not pre-selected
         # Its label, as a user does and as the first meter's 15.8.0 is ticked (a plain text,
-        # matched as a substring): "1.8.0*01 (1.8.0*1) — 001790.2 kWh". (Clicking the box
-        # itself times out: the checkbox's own control takes the pointer; a regular
-        # expression with ^ found no text element.)
+        # matched as a substring): "1.8.0*01 (1.8.0*1) Energy import — 001790.2 kWh" (history
+        # values carry their register's name). (Clicking the box itself times out: the
+        # checkbox's own control takes the pointer; a regular expression with ^ found no text
+        # element.)
         normalised = code.replace("*01", "*1")
         try:
-            page.get_by_text(f"{code} ({normalised}) —").click(timeout=20_000)
+            page.get_by_text(f"{code} ({normalised}) ").click(timeout=20_000)
         except PlaywrightTimeoutError:
             box.click(force=True)  # the point a user clicks: the box's own control
         expect(box).to_be_checked()
@@ -354,7 +355,8 @@ def _use_in_energy_dashboard(steps: Steps) -> None:
     assert _wait_until(no_issues, STATISTICS_TIMEOUT_S), f"energy/validate: {seen[-1]}"
     steps.goto("/config/energy")  # the same validation, as the energy settings show it
     expect(page.get_by_text("Grid connections")).to_be_visible()
-    expect(page.get_by_text(re.compile(f"{E350_DEVICE} .* Energy import"))).to_be_visible()
+    # The grid connection lists "<device> Energy import" (one text with the entity's name).
+    expect(page.get_by_text(re.compile(f"{E350_DEVICE}.*Energy import")).first).to_be_visible()
     expect(page.get_by_text("Statistics not defined")).to_be_hidden()
     steps.shot("energy-validated")
     page.get_by_text("Energy", exact=True).filter(visible=True).first.click()  # the sidebar

@@ -40,6 +40,8 @@ from custom_components.dlms_meter.iec62056.probe import (
     Stage,
     fallbacks,
     first_attempts,
+    heat_meter_candidates,
+    heat_meter_mode_b_settings,
     heat_meter_settings,
     probe_meter,
     progress,
@@ -50,6 +52,7 @@ from meter_sim.simulator import PROFILES, MeterSimulator
 C = ReadSettings()
 WOKEN = replace(C, wakeup=True)
 HEAT = heat_meter_settings(C)
+HEAT_B = heat_meter_mode_b_settings(C)
 D9600 = ReadSettings(mode="D", baudrate=9600)
 D2400 = ReadSettings(mode="D", baudrate=2400)
 IDENT = Identification(raw="LGZ4ZMF100AC.M26", manufacturer="LGZ", baud_char="4", model="ZMF")
@@ -120,6 +123,7 @@ def test_no_answer_tries_wakeup_then_heat_meter_then_listening() -> None:
     assert fallbacks(C, "no_answer", try_other_modes=True) == [
         (Stage.FIX, WOKEN),
         (Stage.HEAT_METER, HEAT),
+        (Stage.HEAT_METER, HEAT_B),
         (Stage.PUSH, D9600),
         (Stage.PUSH, D2400),
     ]
@@ -131,6 +135,7 @@ def test_woken_meter_answering_junk_may_be_a_heat_meter() -> None:
     """A woken meter that answers at another rate: the heat-meter sign-on; unwoken junk: push."""
     assert fallbacks(WOKEN, "not_iec62056", try_other_modes=True) == [
         (Stage.HEAT_METER, HEAT),
+        (Stage.HEAT_METER, HEAT_B),
         (Stage.PUSH, D9600),
         (Stage.PUSH, D2400),
     ]
@@ -155,6 +160,20 @@ def test_heat_meter_sign_on() -> None:
         answer_baudrate=2400,
     )
     assert heat.start_baudrate == 300
+
+
+def test_heat_meter_sign_on_as_ultraheat_api() -> None:
+    """The other Ultraheat sign-on: NULs and request at 300 Bd, the identification at 300 Bd,
+    then mode B's switch to the baud character's rate (2400 Bd), no ACK."""
+    base = replace(C, address="7", checksum=Checksum.SUM, baudrate=9600, no_waiting=True)
+    assert heat_meter_mode_b_settings(base) == replace(
+        heat_meter_settings(base), mode="B", answer_baudrate=300
+    )
+    assert heat_meter_candidates(base) == [
+        heat_meter_settings(base),
+        heat_meter_mode_b_settings(base),
+    ]
+    assert fallbacks(HEAT_B, "not_iec62056", try_other_modes=True) == []
 
 
 def test_heat_meter_attempt_is_not_varied_into_other_modes() -> None:
@@ -357,14 +376,15 @@ async def test_silent_heat_meter_tried_after_wakeup_at_300() -> None:
 
 
 async def test_no_meter_at_all() -> None:
-    """Nothing answers: plain, woken, heat meter, push at 9600 and 2400; silence is no push meter.
+    """Nothing answers: plain, woken, both heat-meter sign-ons, push at 9600 and 2400; silence is
+    no push meter.
 
     The first error (no answer) is raised; the other push rates are not tried.
     """
     meter = FakeMeter(lambda _s: NoAnswerError("silence"))
     with pytest.raises(NoAnswerError):
         await _probe(meter)
-    assert meter.calls == [C, WOKEN, HEAT, D9600, D2400]
+    assert meter.calls == [C, WOKEN, HEAT, HEAT_B, D9600, D2400]
 
 
 async def test_push_meter_at_9600() -> None:
@@ -558,24 +578,30 @@ async def test_simulated_missing_port_fails_at_once() -> None:
         await probe_meter("/dev/does-not-exist-dlms-probe", C)
 
 
-def _heat_profile() -> str | None:
-    """A simulator profile that answers at another rate (lib adds the Ultraheat one)."""
-    for name, profile in PROFILES.items():
-        if getattr(profile, "answer_rate", None):
-            return name
-    return None
-
-
-@pytest.mark.skipif(_heat_profile() is None, reason="no Ultraheat simulator profile yet (lib)")
 async def test_simulated_heat_meter_found() -> None:
-    """The Ultraheat profile: found by the heat-meter sign-on in automatic mode."""
-    name = _heat_profile()
-    assert name is not None
-    with MeterSimulator(PROFILES[name]) as sim:
+    """The Ultraheat UH50 profile (everything answered at 2400 Bd, as the ESPHome uh50reader
+    reads it): silent to a plain request, junk at 300 Bd once woken, then the first sign-on."""
+    with MeterSimulator(PROFILES["ultraheat_uh50"]) as sim:
         result = await probe_meter(sim.port, C)
-    assert result.settings.answer_baudrate == 2400
-    assert result.settings.wakeup
-    assert result.readout.datasets
+    assert result.settings == HEAT
+    assert result.history[0].error == "no_answer"
+    assert result.history[-1].error is None
+    assert result.attempts <= 4
+    assert result.readout.identification is not None
+    assert result.readout.identification.raw == "LUGCUH50"
+    assert len(result.readout.datasets) == 66
+
+
+async def test_simulated_heat_meter_answering_its_identification_at_300() -> None:
+    """An Ultraheat that sends its identification at 300 Bd and the data at 2400 Bd (what
+    ultraheat-api reads): the first sign-on fails, the second one reads it; still bounded."""
+    with MeterSimulator(PROFILES["ultraheat_uh50"].replace(answer_rate=300)) as sim:
+        result = await probe_meter(sim.port, C)
+    assert result.settings == HEAT_B
+    assert HEAT in [a.settings for a in result.history[:-1]]
+    assert result.attempts <= MAX_ATTEMPTS
+    assert result.readout.baudrate == 2400
+    assert len(result.readout.datasets) == 66
 
 
 # --- an SML meter on a network head (socket://): the real driver recognises it -------------------

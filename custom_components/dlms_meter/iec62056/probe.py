@@ -10,9 +10,19 @@ so that fixes add up (wake-up *and* SUM):
    the ``no_waiting`` shortcut, stay at 300 Bd instead of switching (garbled data after the switch,
    or a transport that refuses the switch).
 2. **The heat-meter sign-on** (:attr:`Stage.HEAT_METER`, automatic mode only): Landis+Gyr
-   Ultraheat heat meters (UH50, T550) wake up on NULs at 300 Bd and answer the request at 2400 Bd
-   (:attr:`ReadSettings.answer_baudrate`). Tried once a 300-Bd request got no answer without and
-   with the wake-up (or a woken meter answered with junk at 300 Bd): the user never has to know.
+   Ultraheat heat meters (UH50, T550) wake up on at least 40 NULs at 300 Bd directly followed by
+   the request. The published readers disagree on the answer, so both are tried, in this order:
+
+   a. everything at 2400 Bd (:func:`heat_meter_settings`, as the ESPHome uh50reader reads it:
+      :attr:`ReadSettings.answer_baudrate` 2400). It also reads a meter of the other kind as long
+      as its data is framed: the identification sent at 300 Bd is lost, but a telegram with its
+      check byte is a readout;
+   b. the identification at 300 Bd, then the data at 2400 Bd without an acknowledgement
+      (:func:`heat_meter_mode_b_settings`, as ultraheat-api reads it, the library behind Home
+      Assistant's ``landisgyr_heat_meter``: mode B, the identification's baud character ``C``).
+
+   Tried once a 300-Bd request got no answer without and with the wake-up (or a woken meter
+   answered with junk at 300 Bd): the user never has to know.
 3. **Push meters** (:attr:`Stage.PUSH`, automatic mode only, or mode D without a rate): listen
    (mode D) at 9600 Bd (eHZ, EasyMeter, Hager, Logarex; SML meters are recognised there too),
    then 2400 Bd (the standard's mode D rate).
@@ -52,8 +62,9 @@ PUSH_BAUDRATES: Final = (9600, 2400)
 #: The other standard rates, tried only when a push meter was heard but not understood.
 OTHER_PUSH_BAUDRATES: Final = (4800, 19200, 1200, 600, 300)
 ALL_PUSH_BAUDRATES: Final = (*PUSH_BAUDRATES, *OTHER_PUSH_BAUDRATES)
-#: Landis+Gyr Ultraheat (UH50, T550): request at 300 Bd, answer at this rate.
+#: Landis+Gyr Ultraheat (UH50, T550): request at 300 Bd, answer (or the data) at this rate.
 HEAT_METER_ANSWER_BAUDRATE: Final = 2400
+HEAT_METER_REQUEST_BAUDRATE: Final = 300
 #: Upper bound of attempts (the config flow shows its progress as attempts / MAX_ATTEMPTS).
 MAX_ATTEMPTS: Final = 12
 
@@ -138,6 +149,22 @@ def heat_meter_settings(base: ReadSettings) -> ReadSettings:
     )
 
 
+def heat_meter_mode_b_settings(base: ReadSettings) -> ReadSettings:
+    """The Ultraheat sign-on as ultraheat-api does it: identification at 300 Bd, data at 2400 Bd.
+
+    Mode B (the meter switches to the rate of its baud character, ``C`` = 2400 Bd, right after
+    the identification, no acknowledgement). ``answer_baudrate`` 300 (the request's own rate)
+    selects the Ultraheat wake-up: the NULs directly followed by the request, no pause; it also
+    marks the settings as a battery heat meter's.
+    """
+    return replace(heat_meter_settings(base), mode="B", answer_baudrate=HEAT_METER_REQUEST_BAUDRATE)
+
+
+def heat_meter_candidates(base: ReadSettings) -> list[ReadSettings]:
+    """Both Ultraheat sign-ons, in the order tried (see the module docstring)."""
+    return [heat_meter_settings(base), heat_meter_mode_b_settings(base)]
+
+
 def first_attempts(settings: ReadSettings) -> list[ReadSettings]:
     """What to try first: the settings as given; mode D without a rate listens at the push rates."""
     if settings.mode == "D" and settings.baudrate is None:
@@ -187,7 +214,7 @@ def fallbacks(
         return found
     # A sleeping Ultraheat is silent; woken, it answers at 2400 Bd (junk or a stalled read here).
     if kind == "no_answer" or (failed.wakeup and kind in _PULL_RETRY_KINDS):
-        found.append((Stage.HEAT_METER, heat_meter_settings(failed)))
+        found.extend((Stage.HEAT_METER, s) for s in heat_meter_candidates(failed))
     if kind in _PULL_RETRY_KINDS:
         found.extend((Stage.PUSH, s) for s in push_settings(failed))
     return found
