@@ -1047,6 +1047,8 @@ async def test_reconfigure_to_a_port_in_use(hass: HomeAssistant, reader: Reader)
     reader.answers["/dev/ttyE350"] = E350
     result = await _submit_and_probe(hass, result["flow_id"], {CONF_PORT: "/dev/ttyE350"})
     assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)  # its polling timer ends
 
 
 @pytest.mark.parametrize(

@@ -787,9 +787,12 @@ def _coordinator_readout(entry: DlmsConfigEntry) -> Readout | None:
 async def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Bring an entry to the current version (called by ``async_migrate_entry``).
 
-    1 -> 2: the protocol mode as a lowercase selector key ("C" -> "c"). (Home Assistant itself
-    refuses an entry of a newer version than this code knows, after a downgrade.)
+    1 -> 2: the protocol mode as a lowercase selector key ("C" -> "c"). An entry of a newer
+    version than this code knows (after a downgrade) is refused and left as it is (Home Assistant
+    2026.10 refuses it before asking; 2026.5 asks).
     """
+    if entry.version > DlmsMeterConfigFlow.VERSION:
+        return False
     if entry.version == 1:
         options = dict(entry.options)
         if isinstance(mode := options.get(CONF_MODE), str):

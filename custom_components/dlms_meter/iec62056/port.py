@@ -120,7 +120,7 @@ async def drain(writer: Writer) -> None:
         await writer.drain()
         async with asyncio.timeout(FLUSH_TIMEOUT):
             await writer.transport.flush()
-    except (OSError, serialx.SerialException, TimeoutError) as exc:
+    except (*_PORT_ERRORS, TimeoutError) as exc:  # serialx 1.7.3: termios.error from tcdrain
         raise PortError(f"write failed: {mask_secrets(str(exc))}") from exc
 
 
