@@ -122,6 +122,7 @@ class Meter:
         """Let the session's wake-up time pass."""
         self.now = self.session.wake_at
         self._handle(self.session.tick(self.now))
+        self.settle()
 
     @property
     def readout(self):  # type: ignore[no-untyped-def]
@@ -200,6 +201,15 @@ def test_timing_reaction_times_and_switch() -> None:
     assert last_wake(actions) == pytest.approx(1.6 + HHU_REACTION)
     actions = sess.tick(1.6 + HHU_REACTION)
     assert sends(actions) == [read_message("1.7.0")]
+    actions = sess.receive(answer(b"1.7.0(1*kW)"), 2.0)
+    actions += sess.tick(2.0 + HHU_REACTION)
+    assert actions[-2:] == [Send(break_message()), Drain()]
+    assert sess.phase is Phase.BREAK
+    # the break must leave the wire before the port is set back and closed
+    actions = sess.drained(2.1)
+    assert last_wake(actions) == pytest.approx(2.1 + wire_time(5, 4800))
+    assert sess.tick(2.1) == [WakeAt(pytest.approx(2.1 + wire_time(5, 4800)))]
+    assert isinstance(sess.tick(2.2)[-1], Done)
 
 
 def test_no_waiting_answers_at_once() -> None:

@@ -55,7 +55,7 @@ from .errors import (
 )
 from .framer import Telegram
 from .models import DataSet, Readout
-from .session import Action, Done, Drain, Failed, Phase, ReadSession, Send, _Step
+from .session import Action, Done, Drain, Failed, Phase, ReadSession, Send, _Step, wire_time
 from .settings import Mode, ReadSettings
 
 SOH = 0x01
@@ -456,8 +456,12 @@ class ProgrammingSession(ReadSession):
         self._echo.clear()
         self._echo_matched = 0
 
+        # The port is set back to the initial rate right after the session: let the break
+        # leave the wire first (drain may return before the adapter has sent it).
+        on_wire = wire_time(len(message), self.rate) + self.settings.switch_delay
+
         def after(drained: float) -> tuple[float, _Step]:
-            return drained, then
+            return drained + on_wire, then
 
         self._after_drain = after
         return [Send(message), Drain()]
