@@ -446,7 +446,7 @@ class ProgrammingSession(ReadSession):
         self._index += 1
         if self._index < len(self.codes):
             return self._later(self._next_read, now)
-        return self._send_break(self._result)
+        return self._later(lambda at: self._send_break(self._result), now)
 
     def _send_break(self, then: _Step) -> list[Action]:
         self.phase = Phase.BREAK
