@@ -1172,7 +1172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ADDR=PER_HOUR",
         help="let a register count up (e.g. 1.8.0=0.5)",
     )
+    parser.add_argument("--password", help="programming mode: the password P1 must carry")
+    parser.add_argument(
+        "--no-programming", action="store_true", help="no programming mode (ACK 0 Z 1)"
+    )
+    parser.add_argument(
+        "--bus",
+        action="append",
+        default=[],
+        metavar="PROFILE:ADDRESS",
+        help="another meter on the same line (needs --address for the first one)",
+    )
     args = parser.parse_args(argv)
+    bus = [tuple(item.rsplit(":", 1)) for item in args.bus]
+    if any(len(item) != 2 for item in bus):
+        parser.error("--bus takes PROFILE:ADDRESS")
     try:
         sim = MeterSimulator(
             args.profile,
@@ -1183,6 +1197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             noise=b"\x00\x7f\x7f" if args.noise else None,
             push_interval=args.push_interval,
             grow=_parse_grow(args.grow),
+            password=args.password,
+            programming=False if args.no_programming else None,
+            bus=[(profile, address) for profile, address in bus],
         )
     except (KeyError, ValueError) as err:
         parser.error(str(err))
