@@ -316,7 +316,8 @@ def test_unknown_register_is_left_out_or_strict() -> None:
     assert isinstance(error, UnknownRegisterError)
     assert error.kind == "unknown_register"
     assert error.codes == ("9.9.9",)
-    assert [ds.address for ds in error.readout.datasets] == ["1.7.0"]  # type: ignore[attr-defined]
+    assert error.readout is not None
+    assert [ds.address for ds in error.readout.datasets] == ["1.7.0"]
     assert meter.sent[-1] == break_message()
 
 

@@ -74,7 +74,8 @@ async def test_full_obis_meter_r1_and_strict_unknown() -> None:
         with pytest.raises(UnknownRegisterError) as info:
             await read_registers(sim.port, fast(), ["9.9.9", "1.8.0"], strict=True)
     assert info.value.codes == ("9.9.9",)
-    assert [ds.address for ds in info.value.readout.datasets] == ["1.8.0"]  # type: ignore[attr-defined]
+    assert info.value.readout is not None
+    assert [ds.address for ds in info.value.readout.datasets] == ["1.8.0"]
 
 
 async def test_password_accepted_and_refused() -> None:

@@ -7,7 +7,10 @@ for translations and statistics.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .models import Readout
 
 
 class Iec62056Error(Exception):
@@ -99,7 +102,9 @@ class UnknownRegisterError(Iec62056Error):
 
     kind: ClassVar[str] = "unknown_register"
 
-    def __init__(self, message: str, codes: tuple[str, ...] = (), readout: object = None) -> None:
+    def __init__(
+        self, message: str, codes: tuple[str, ...] = (), readout: Readout | None = None
+    ) -> None:
         """Keep the unknown ``codes`` and the partial ``readout`` (a :class:`.models.Readout`)."""
         super().__init__(message)
         self.codes = codes
