@@ -1,8 +1,10 @@
 """IEC 62056-21 (IEC 1107, "D0") protocol library. Never imports homeassistant.
 
 Sans-I/O core (:mod:`.framer`, :mod:`.datalines`, :mod:`.identification`, :mod:`.obis`,
-:mod:`.checksum`, :mod:`.decode`), a thin async driver on serialx (:func:`read_meter`)
-and a command line tool (``python -m custom_components.dlms_meter.iec62056``).
+:mod:`.checksum`, :mod:`.decode`, the read session :mod:`.session` and the register reads in
+programming mode :mod:`.programming`), a thin async driver on serialx (:func:`read_meter`,
+:func:`read_registers`), one scheduler per port (:func:`shared_port`) and a command line tool
+(``python -m custom_components.dlms_meter.iec62056``).
 """
 
 from __future__ import annotations
