@@ -457,8 +457,13 @@ class ProgrammingSession(ReadSession):
         self._echo_matched = 0
 
         # The port is set back to the initial rate right after the session: let the break
-        # leave the wire first (drain may return before the adapter has sent it).
-        on_wire = wire_time(len(message), self.rate) + self.settings.switch_delay
+        # leave the wire first (drain may return before the adapter has sent it), with the
+        # same margin as before the switch after the ACK (half the meter's reaction time):
+        # a meter that misses the break stays in programming mode at the data rate and does
+        # not hear the next request.
+        assert self.identification is not None  # a break follows our programming ACK only
+        margin = self.settings.switch_delay + self.identification.reaction_time / 2
+        on_wire = wire_time(len(message), self.rate) + margin
 
         def after(drained: float) -> tuple[float, _Step]:
             return drained + on_wire, then
