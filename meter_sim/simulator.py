@@ -888,7 +888,10 @@ class MeterSimulator:
             if len(meters) > 1:
                 await self._collide(meters, times[-1])
                 continue
-            self.profile = meters[0]
+            if len(self._bus) > 1:  # the addressed meter serves this session
+                self.profile = meters[0]
+            else:  # one meter: a profile a test replaced (`sim.profile = ...`) is the meter now
+                self._primary = self._bus[0] = self.profile
             try:
                 await self._session(times[-1])
             finally:
