@@ -24,7 +24,8 @@ What "wire-faithful" means here:
   would send it (`STX 1.7.0(00.49*kW) ETX BCC`) or `(ERROR)`, answers a message with a wrong
   block check with NAK, repeats its last answer on our NAK, refuses (NAK) every other command
   (writes and executes are counted in `SimStats.forbidden_commands`) and leaves programming mode
-  on `B0` (or after `PROGRAMMING_IDLE` seconds of silence, or on a new request).
+  on `B0` (or after `PROGRAMMING_IDLE` seconds of silence, or on a new request). A profile's
+  line noise comes before the operand and before every answer too.
 * A bus (`bus=[(profile, address), ...]`): several meters on one pty, each answering only the
   request with its own address; a request without address is answered by every meter at once,
   which garbles the line (the identifications are combined bit by bit, as on a wired-AND line),
@@ -1087,6 +1088,8 @@ class MeterSimulator:
             self._last_rate = rate
         self._count("programming_sessions")
         self._inbox_clear()
+        if profile.noise:
+            await self._transmit(profile.noise, rate)
         await self._transmit(self._frame(_SOH, b"P0\x02()\x03"), rate)
         authorised = profile.password is None
         last: bytes | None = None
@@ -1127,6 +1130,8 @@ class MeterSimulator:
                     dataset = register_dataset(self._render_block(time.monotonic(), profile), code)
             last = self._frame(_STX, dataset + b"\x03")
             answer = self._corrupt(last) if self._take_fault(Fault.CORRUPT) else last
+            if profile.noise:
+                await self._transmit(profile.noise, rate)
             await self._transmit(answer, rate)
 
     # ---------------------------------------------------------------- mode D

@@ -600,3 +600,71 @@ def test_no_write_or_execute_command_ever_leaves(seed: int) -> None:
 def test_read_settings_address_in_the_request() -> None:
     meter = Meter(session(settings=ReadSettings(address="12345678")))
     assert meter.sent == [b"/?12345678!\r\n"]
+
+
+ITRON_IDENT = b"/ACE0\\3k260V01.19\r\n"  # Itron ACE3000: 300 Bd only, tr 200 ms, IR-head echo
+
+
+def test_itron_echo_of_the_break_and_noise_are_not_the_meters() -> None:
+    """The bytes the simulated Itron ACE3000 sends, as the pty delivers them (one per read).
+
+    Line noise (0x7F) comes before the identification, the operand and the answer, the IR
+    head echoes everything we send, and the echo of our break arrives, byte by byte, while we
+    wait for the break to leave the wire: it must not be taken for the meter's B0.
+    """
+    sess = session(("1.8.0",))
+    now = 0.0
+    actions = sess.start()
+    char = wire_time(1, 300)
+
+    def feed(data: bytes) -> list[Action]:
+        nonlocal now
+        out: list[Action] = []
+        for byte in data:
+            now += char
+            out += sess.receive(bytes((byte,)), now)
+        return out
+
+    def tick() -> list[Action]:
+        nonlocal now
+        now = max(now, sess.wake_at)
+        return sess.tick(now)
+
+    feed(b"/?!\r\n" + b"\x7f" * 5 + ITRON_IDENT)
+    actions = tick()
+    assert sends(actions) == [b"\x06001\r\n"]
+    actions = sess.drained(now)
+    actions = feed(b"\x06001\r\n")  # echo of the ACK
+    assert sess.phase is Phase.ACK_SENT
+    tick()
+    assert sess.phase is Phase.PROGRAMMING
+    feed(b"\x7f" * 5 + operand())
+    assert sess.operand == ""
+    actions = tick()
+    assert sends(actions) == [read_message("1.8.0")]
+    feed(read_message("1.8.0") + b"\x7f" * 5 + answer(b"1.8.0(013925.5*)"))
+    actions = tick()
+    assert actions[-2:] == [Send(break_message()), Drain()]
+    actions = sess.drained(now)
+    on_wire = last_wake(actions)
+    assert on_wire == pytest.approx(now + wire_time(5, 300) + 0.1)
+    actions = feed(break_message())  # the echo of our break, while it is still on the wire
+    assert now < on_wire
+    assert actions == [WakeAt(pytest.approx(on_wire))] * len(break_message())
+    actions = tick()
+    assert isinstance(actions[-1], Done), actions
+    assert [ds.address for ds in actions[-1].readout.datasets] == ["1.8.0"]
+    assert actions[-1].readout.datasets[0].values[0].value == "013925.5"
+
+
+def test_noise_inside_an_echo_is_skipped() -> None:
+    """NUL/0x7F amid the echo of our read does not end the echo (as in the read session)."""
+    meter = Meter(session())
+    meter.open()
+    meter.feed(operand())
+    read = meter.sent[-1]
+    meter.feed(read[:4] + b"\x00\x7f" + read[4:] + b"\x7f")
+    meter.feed(answer(b"1.7.0(1*kW)"))
+    assert [ds.address for ds in meter.readout.datasets] == ["1.7.0"]
+    assert meter.session.unknown == []
+    assert NAK not in meter.sent  # the echo was not taken for a garbled message

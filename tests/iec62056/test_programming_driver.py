@@ -113,6 +113,18 @@ async def test_echoing_head_and_set_values() -> None:
     assert values(readout) == {"1.7.0": ("01.23", "kW")}
 
 
+async def test_itron_ace3000_echo_and_noise_at_300_bd() -> None:
+    """IR-head echo (also of our break) and 0x7F noise before the operand and every answer."""
+    with simulator("itron_ace3000") as sim:
+        readout = await read_registers(sim.port, fast(), ["1.8.0"])
+        stats = sim.stats()
+    assert values(readout) == {"1.8.0": expected("itron_ace3000", "1.8.0")}
+    assert readout.baudrate == 300
+    assert stats.programming_sessions == 1
+    assert stats.register_reads == 1
+    assert stats.naks == 0
+
+
 async def test_invalid_codes_never_touch_the_port() -> None:
     with pytest.raises(ValueError, match="register code"):
         await read_registers("/dev/does-not-exist", fast(), ["1.8.0\x03W1"])

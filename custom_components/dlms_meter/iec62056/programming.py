@@ -226,6 +226,9 @@ class ProgrammingSession(ReadSession):
     def _in_programming(self) -> bool:
         return self.phase in (Phase.ACK_SENT, Phase.PROGRAMMING, Phase.BREAK)
 
+    def _breaking(self) -> bool:
+        return self.phase is Phase.BREAK
+
     def _send(self, data: bytes, now: float) -> list[Action]:
         self.sent.append(data)
         actions = super()._send(data, now)
@@ -248,11 +251,16 @@ class ProgrammingSession(ReadSession):
         """Process bytes read from the port at ``now``."""
         if not self._in_programming() or not data:
             return super().receive(data, now)
+        if self._breaking():
+            # Programming mode is over once our break is sent: what still comes is the IR
+            # head's echo of the break (which must not be read as the meter's B0) or a late
+            # word of the meter; neither changes the result.
+            return self._finish(self._run_step(now))
         self.last_rx = now
         actions: list[Action] = []
         for byte in self._strip_echo(data):
             actions += self._byte(byte, now)
-            if self._ended() or self.phase is Phase.BREAK:
+            if self._ended() or self._breaking():
                 return actions if self._ended() else self._finish(actions)
         return self._finish(actions + self._run_step(now))
 
@@ -293,7 +301,10 @@ class ProgrammingSession(ReadSession):
         for raw in data:
             byte = raw & 0x7F
             if self._echo:
-                if byte == self._echo[self._echo_matched]:
+                expected = self._echo[self._echo_matched]
+                if byte in (0x00, 0x7F) and byte != expected:
+                    continue  # line noise inside the echo (as the framer skips it)
+                if byte == expected:
                     self._echo_matched += 1
                     if self._echo_matched == len(self._echo):
                         self._echo.clear()
