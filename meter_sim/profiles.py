@@ -166,6 +166,30 @@ def register_value(block: bytes, address: str) -> str:
     return block[start:end].decode("latin-1")
 
 
+_GROUPS_RE = re.compile(rb"(?:\([^()\r\n]*\))+")
+
+
+def register_dataset(block: bytes, address: str) -> bytes:
+    """Return register `address` as the readout sends it: its address and every group after it.
+
+    ``1.7.0(00.49*kW)``; ``1-0:1.7.0*255(...)`` when asked for ``1.7.0``. KeyError if absent.
+    """
+    wanted = normalize_address(address)
+    loose: bytes | None = None
+    for match in _DATASET_RE.finditer(block):
+        found = match.group("addr").decode("latin-1").strip()
+        groups = _GROUPS_RE.match(block, match.end("addr"))
+        assert groups is not None  # the data set regex matched one group there
+        text = found.encode("latin-1") + groups.group(0)
+        if found == address.strip():
+            return text
+        if loose is None and normalize_address(found) == wanted:
+            loose = text
+    if loose is None:
+        raise KeyError(address)
+    return loose
+
+
 def replace_register(block: bytes, address: str, value: str) -> bytes:
     """Return `block` with the value of register `address` replaced (every matching line)."""
     spans = _register_spans(block, address)
@@ -231,6 +255,10 @@ class MeterProfile:
     noise: bytes = b""
     address: str = ""
     wakeup: bool = False
+    #: Mode C: the meter opens programming mode for ``ACK 0 Z 1`` (P0, R1/R5 reads, B0).
+    programming: bool = True
+    #: Programming mode: the password P1 must carry before reads are answered (None: none).
+    password: str | None = None
     source: str = ""
 
     @property

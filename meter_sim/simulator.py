@@ -18,6 +18,17 @@ What "wire-faithful" means here:
   The pty does not keep CS7/PARENB, so only the rate is modelled, not the character format.
 * Protocol: modes A, B, C (ACK/option select, fallback to 300 Bd or silence) and D (push);
   reaction times, ACK timeout tt, device address, wake-up, IR-head echo, line noise.
+* Programming mode (mode C profiles with `programming`, the default): `ACK 0 Z 1` opens it; the
+  meter sends its operand `SOH P0 STX () ETX BCC`, checks the password of `P1` (ACK, or NAK when
+  wrong) if the profile has one, answers `R5`/`R1` reads with the data set exactly as its readout
+  would send it (`STX 1.7.0(00.49*kW) ETX BCC`) or `(ERROR)`, answers a message with a wrong
+  block check with NAK, repeats its last answer on our NAK, refuses (NAK) every other command
+  (writes and executes are counted in `SimStats.forbidden_commands`) and leaves programming mode
+  on `B0` (or after `PROGRAMMING_IDLE` seconds of silence, or on a new request).
+* A bus (`bus=[(profile, address), ...]`): several meters on one pty, each answering only the
+  request with its own address; a request without address is answered by every meter at once,
+  which garbles the line (the identifications are combined bit by bit, as on a wired-AND line),
+  and no session follows.
 * Faults (`Fault`) can be injected at runtime; `unplug()` / `replug()` emulate pulling the USB
   head (the symlink disappears and comes back).
 
@@ -51,8 +62,10 @@ from .profiles import (
     PROFILES,
     RATES_C,
     MeterProfile,
+    block_check,
     format_like,
     parse_number,
+    register_dataset,
     register_value,
     replace_register,
 )
@@ -89,6 +102,9 @@ IDLE_RATE = 300
 _WRONG_RATE = {300: 1200, 600: 300, 1200: 300, 2400: 4800, 4800: 9600, 9600: 4800, 19200: 9600}
 _REQUEST_RE = re.compile(rb"/\?([0-9A-Za-z ]{0,32})!\r\n\Z")
 _ACK_RE = re.compile(rb"\x06(.)(.)(.)\r\n\Z", re.DOTALL)
+#: Programming mode ends after this much silence from the client.
+PROGRAMMING_IDLE = 5.0
+_SOH, _STX, _ETX, _EOT, _ACK, _NAK = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15
 
 
 class Fault(enum.StrEnum):
@@ -127,6 +143,15 @@ class SimStats:
     #: Bytes dropped because the client did not read (pty buffer full).
     overruns: int
     unplugs: int
+    #: Programming-mode sessions opened (P0 sent) and register reads (R1/R5) answered.
+    programming_sessions: int = 0
+    register_reads: int = 0
+    #: NAKs the meter sent for a message with a wrong block check.
+    naks: int = 0
+    #: Commands other than P1, R1, R5, B0 received in programming mode (writes, executes).
+    forbidden_commands: int = 0
+    #: Requests without address that several meters of a bus answered at once.
+    collisions: int = 0
 
 
 def _speed_table() -> dict[int, int]:
@@ -230,8 +255,15 @@ class MeterSimulator:
         strict_timing: bool = True,
         grow: Mapping[str, float] | None = None,
         seed: int = 0,
+        programming: bool | None = None,
+        password: str | None = None,
+        bus: Sequence[tuple[MeterProfile | str, str]] = (),
     ) -> None:
-        """Prepare a simulator (nothing is opened before `start()`)."""
+        """Prepare a simulator (nothing is opened before `start()`).
+
+        `bus`: further meters on the same line, each (profile, device address); the first
+        meter (`profile`, `address`) needs an address too then.
+        """
         base = _resolve(profile)
         changes: dict[str, object] = {}
         for key, value in (
@@ -242,10 +274,20 @@ class MeterSimulator:
             ("requires_ack", requires_ack),
             ("reaction_time", reaction_time),
             ("push_interval", push_interval),
+            ("programming", programming),
+            ("password", password),
         ):
             if value is not None:
                 changes[key] = value
         self.profile: MeterProfile = base.replace(**changes) if changes else base
+        self._primary = self.profile
+        self._bus: list[MeterProfile] = [self.profile]
+        for other, other_address in bus:
+            self._bus.append(_resolve(other).replace(address=other_address))
+        if len(self._bus) > 1:
+            keys = [meter.address.lstrip("0") for meter in self._bus]
+            if not all(meter.address for meter in self._bus) or len(set(keys)) != len(keys):
+                raise ValueError("every meter on a bus needs its own device address")
         self.ack_timeout = ack_timeout
         #: Ignore an ACK that starts earlier than the reaction time after the identification.
         self.strict_timing = strict_timing
@@ -267,6 +309,11 @@ class MeterSimulator:
                 "faults_injected",
                 "overruns",
                 "unplugs",
+                "programming_sessions",
+                "register_reads",
+                "naks",
+                "forbidden_commands",
+                "collisions",
             ),
             0,
         )
@@ -411,6 +458,11 @@ class MeterSimulator:
     def value(self, address: str) -> str:
         """The value register `address` has now (as the next readout would send it)."""
         return register_value(self._render_block(time.monotonic()), address)
+
+    @property
+    def meters(self) -> tuple[MeterProfile, ...]:
+        """The meters on the line (the first is `profile`; more with `bus`)."""
+        return tuple(self._bus)
 
     def set_growth(self, address: str, per_hour: float) -> None:
         """Let a numeric register count up by `per_hour` units per hour (0 stops it)."""
@@ -809,10 +861,21 @@ class MeterSimulator:
             if match is None:
                 continue
             requested = match.group(1).decode("ascii")
-            profile = self.profile
-            if (profile.wakeup and not self._woken(line, times, match.start())) or (
-                profile.address and not _same_address(requested, profile.address)
-            ):
+            if len(self._bus) > 1:
+                meters = [
+                    meter
+                    for meter in self._bus
+                    if not requested or _same_address(requested, meter.address)
+                ]
+            else:
+                own = self.profile.address
+                meters = [] if own and not _same_address(requested, own) else [self.profile]
+            meters = [
+                meter
+                for meter in meters
+                if not meter.wakeup or self._woken(line, times, match.start())
+            ]
+            if not meters:
                 self._count("ignored_requests")
                 continue
             if self._take_fault(Fault.SILENCE):
@@ -822,10 +885,27 @@ class MeterSimulator:
             char = 10.0 / IDLE_RATE
             self._mark("request_end", times[-1], new=True)
             self._mark("request_start", times[match.start()] - char)
+            if len(meters) > 1:
+                await self._collide(meters, times[-1])
+                continue
+            self.profile = meters[0]
             try:
                 await self._session(times[-1])
             finally:
                 self._meter_rate = IDLE_RATE
+                self.profile = self._primary
+
+    async def _collide(self, meters: Sequence[MeterProfile], request_end: float) -> None:
+        """Several meters answer at once: the line carries the AND of their bits."""
+        await self._sleep_until(request_end + min(meter.tr for meter in meters))
+        messages = [meter.identification_message() for meter in meters]
+        length = max(len(message) for message in messages)
+        garbled = bytearray(b"\x7f" * length)
+        for message in messages:
+            for index, byte in enumerate(message):
+                garbled[index] &= byte
+        self._count("collisions")
+        await self._transmit(bytes(garbled), IDLE_RATE)
 
     async def _session(self, request_end: float) -> None:
         profile = self.profile
@@ -857,16 +937,22 @@ class MeterSimulator:
                 if profile.requires_ack or self._pending_request is not None:
                     return
             else:
-                rate, ack_end = ack
+                rate, ack_end, option = ack
                 self._mark("ack_end", ack_end)
                 self._meter_rate = rate
                 await self._sleep_until(ack_end + tr)
+                if option == "1":
+                    await self._programming(rate)
+                    return
         else:
             await self._sleep_until(ident_end + tr)
         await self._send_data(rate)
 
-    async def _await_ack(self, ident_end: float) -> tuple[int, float] | None:
-        """Mode C: the ACK/option select within tt -> (rate, time of its LF), None if none."""
+    async def _await_ack(self, ident_end: float) -> tuple[int, float, str] | None:
+        """Mode C: the ACK/option select within tt -> (rate, time of its LF, mode character Y).
+
+        None if none came. Y is "1" (programming mode) only for a profile with programming.
+        """
         profile = self.profile
         deadline = ident_end + self.ack_timeout
         char = 10.0 / IDLE_RATE
@@ -892,12 +978,18 @@ class MeterSimulator:
             self._mark("ack_start", start)
             control, baud, mode = (match.group(i).decode("latin-1") for i in (1, 2, 3))
             rate = RATES_C.get(baud, 0)
-            if control != "0" or mode != "0" or rate == 0 or rate > profile.offered_rate:
+            option = "1" if mode == "1" and profile.programming else "0"
+            if control != "0" or mode != option or rate == 0 or rate > profile.offered_rate:
                 rate = IDLE_RATE  # unsupported option select: readout at 300 Bd
-            return rate, times[-1]
+                option = "0"
+            return rate, times[-1], option
 
-    def _render_block(self, now: float) -> bytes:
-        block = self.profile.block
+    def _render_block(self, now: float, profile: MeterProfile | None = None) -> bytes:
+        """The data block of `profile` (default: the first meter) with the values set now."""
+        meter = self._primary if profile is None else profile
+        block = meter.block
+        if meter is not self._primary:
+            return block
         with self._lock:
             values = dict(self._values)
             growth = dict(self._growth)
@@ -920,7 +1012,7 @@ class MeterSimulator:
 
     async def _send_data(self, rate: int) -> None:
         loop = asyncio.get_running_loop()
-        message = self.profile.data_message(self._render_block(time.monotonic()))
+        message = self.profile.data_message(self._render_block(time.monotonic(), self.profile))
         if self._take_fault(Fault.CORRUPT):
             message = self._corrupt(message)
         if self._take_fault(Fault.TRUNCATE):
@@ -938,6 +1030,101 @@ class MeterSimulator:
                 self._pushes.append((start, self._tx_free))
                 del self._pushes[:-20]
         self._count("sessions")
+
+    # ---------------------------------------------------------------- programming mode
+
+    def _frame(self, start: int, scope: bytes) -> bytes:
+        """`start scope check` with the profile's block check (XOR where it has none)."""
+        kind = self.profile.checksum
+        return bytes((start,)) + scope + block_check(scope, "xor" if kind == "none" else kind)
+
+    def _message_length(self) -> int:
+        """Length of the complete message at the start of the inbox (0: not complete yet).
+
+        Bytes that cannot start a message (line noise, CR LF) are dropped first.
+        """
+        inbox = self._inbox
+        while inbox and inbox[0] not in (_SOH, _STX, _ACK, _NAK, 0x2F):
+            del inbox[0]
+            del self._inbox_times[0]
+        if not inbox:
+            return 0
+        if inbox[0] in (_ACK, _NAK):
+            return 1
+        if inbox[0] == 0x2F:
+            return inbox.index(b"\n") + 1 if b"\n" in inbox else 0
+        for index, byte in enumerate(inbox):
+            if byte in (_ETX, _EOT):
+                return index + 2 if len(inbox) > index + 1 else 0
+        return 0
+
+    async def _next_message(self, deadline: float) -> tuple[bytes, float] | None:
+        """The next message of the client and the time of its last byte; None to leave.
+
+        None on silence until `deadline`, or when a new request arrives (it is kept).
+        """
+        if not await self._wait_inbox(lambda: self._message_length() > 0, deadline):
+            return None
+        length = self._message_length()
+        message, times = bytes(self._inbox[:length]), self._inbox_times[:length]
+        del self._inbox[:length]
+        del self._inbox_times[:length]
+        if message[:1] == b"/":
+            if _REQUEST_RE.search(message):
+                self._pending_request = (message, times)
+                return None
+            return await self._next_message(deadline)
+        return message, times[-1]
+
+    async def _programming(self, rate: int) -> None:
+        """Programming mode at `rate`: P0, then P1/R1/R5 until B0 (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        profile = self.profile
+        with self._lock:
+            self._last_rate = rate
+        self._count("programming_sessions")
+        self._inbox_clear()
+        await self._transmit(self._frame(_SOH, b"P0\x02()\x03"), rate)
+        authorised = profile.password is None
+        last: bytes | None = None
+        while True:
+            got = await self._next_message(max(loop.time(), self._tx_free) + PROGRAMMING_IDLE)
+            if got is None:
+                return
+            message, end = got
+            if message == self._frame(_SOH, b"B0\x03"):
+                return  # the break: back to idle at once
+            await self._sleep_until(end + profile.tr)
+            if message[0] in (_ACK, _NAK):
+                if message[0] == _NAK and last is not None:
+                    await self._transmit(last, rate)
+                continue
+            scope = message[1:-1]
+            if self._frame(message[0], scope) != message:
+                self._count("naks")
+                await self._transmit(bytes((_NAK,)), rate)
+                continue
+            header, _, data = scope[:-1].partition(b"\x02")
+            command = header[:2]
+            if command == b"P1":
+                secret = (profile.password or "").encode("latin-1")
+                accepted = profile.password is None or data == b"(" + secret + b")"
+                authorised = authorised or accepted
+                await self._transmit(bytes((_ACK if accepted else _NAK,)), rate)
+                continue
+            if command not in (b"R1", b"R5") or message[0] != _SOH:
+                self._count("forbidden_commands")
+                await self._transmit(bytes((_NAK,)), rate)
+                continue
+            self._count("register_reads")
+            code = data.partition(b"(")[0].decode("latin-1")
+            dataset = b"(ERROR)"
+            if authorised:
+                with contextlib.suppress(KeyError):
+                    dataset = register_dataset(self._render_block(time.monotonic(), profile), code)
+            last = self._frame(_STX, dataset + b"\x03")
+            answer = self._corrupt(last) if self._take_fault(Fault.CORRUPT) else last
+            await self._transmit(answer, rate)
 
     # ---------------------------------------------------------------- mode D
 
@@ -985,7 +1172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ADDR=PER_HOUR",
         help="let a register count up (e.g. 1.8.0=0.5)",
     )
+    parser.add_argument("--password", help="programming mode: the password P1 must carry")
+    parser.add_argument(
+        "--no-programming", action="store_true", help="no programming mode (ACK 0 Z 1)"
+    )
+    parser.add_argument(
+        "--bus",
+        action="append",
+        default=[],
+        metavar="PROFILE:ADDRESS",
+        help="another meter on the same line (needs --address for the first one)",
+    )
     args = parser.parse_args(argv)
+    bus = [tuple(item.rsplit(":", 1)) for item in args.bus]
+    if any(len(item) != 2 for item in bus):
+        parser.error("--bus takes PROFILE:ADDRESS")
     try:
         sim = MeterSimulator(
             args.profile,
@@ -996,6 +1197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             noise=b"\x00\x7f\x7f" if args.noise else None,
             push_interval=args.push_interval,
             grow=_parse_grow(args.grow),
+            password=args.password,
+            programming=False if args.no_programming else None,
+            bus=[(profile, address) for profile, address in bus],
         )
     except (KeyError, ValueError) as err:
         parser.error(str(err))

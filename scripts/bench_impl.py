@@ -21,6 +21,12 @@ second to last (a mismatch returns nothing; no STX: unchecked). Mode D (`only_li
 to "!". Its result counts as read only if it holds the meter's first data line.
 
 Ratios are wire_min / measured (1.0 = at the wire limit; target >= 0.9).
+
+The second table ("fresh value"): for every mode C profile, the time to one fresh value by a
+register read in programming mode (`read_registers`, one R5 of the profile's power register,
+or its first energy register) against the full readout (`read_meter`), both on the same
+simulator at the profile's real rates, measured from the request's first bit until the call
+returned; the value read must equal the readout's. `--registers` prints only this table.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ from custom_components.dlms_meter.iec62056 import (
     ReadSettings,
     port as serial_port,
     read_meter,
+    read_registers,
 )
-from meter_sim.profiles import PROFILES, RATES_C, MeterProfile
+from meter_sim.profiles import PROFILES, RATES_C, MeterProfile, register_dataset
 from meter_sim.simulator import MeterSimulator
 
 CHAR300 = 10 / 300
@@ -348,16 +355,112 @@ async def bench(names: list[str], rounds: int, verbose: bool) -> int:
     )
 
 
+#: Registers tried for the fresh-value table, in order: power first, then energy.
+FRESH_CODES = ("1.7.0", "16.7.0", "15.7.0", "1.8.0", "1.8.1")
+
+
+def fresh_code(profile: MeterProfile) -> str | None:
+    """The register the fresh-value table reads for ``profile`` (None: none of FRESH_CODES)."""
+    for code in FRESH_CODES:
+        try:
+            register_dataset(profile.block, code)
+        except KeyError:
+            continue
+        return code
+    return None
+
+
+async def measure_fresh(profile: MeterProfile, code: str) -> tuple[float, float, float, str]:
+    """(full readout, register read, each further register, error) in seconds.
+
+    The first two from the request to the value; the third is what a second register in the
+    same session adds (a session reading the register twice, minus one reading it once).
+    """
+    settings = settings_for(profile)
+    with MeterSimulator(profile) as sim:
+        await asyncio.sleep(0.05)
+        try:
+            full = await read_meter(sim.port, settings)
+            full_time = time.monotonic() - sim.timeline()["request_start"]
+            await asyncio.sleep(0.2)
+            fast = await read_registers(sim.port, settings, [code])
+            fast_time = time.monotonic() - sim.timeline()["request_start"]
+            await asyncio.sleep(0.2)
+            await read_registers(sim.port, settings, [code, code])
+            more = time.monotonic() - sim.timeline()["request_start"] - fast_time
+        except Iec62056Error as err:
+            return 0.0, 0.0, 0.0, f"{type(err).__name__}: {err}"
+    want = full.find(code)
+    if not fast.datasets or not want or fast.datasets[0].values != want[0].values:
+        return full_time, fast_time, more, "the register read differs from the readout"
+    return full_time, fast_time, more, ""
+
+
+async def bench_fresh(names: list[str], rounds: int) -> int:
+    """Print the fresh-value table; return 1 if a register read failed."""
+    header = ("profile", "Bd", "register", "full readout", "register read", "ratio", "+1 reg")
+    rows: list[tuple[str, ...]] = []
+    failures: list[str] = []
+    for name in names:
+        profile = PROFILES[name]
+        code = fresh_code(profile)
+        if profile.mode != "C" or not profile.programming or code is None:
+            continue
+        runs = [await measure_fresh(profile, code) for _ in range(rounds)]
+        good = [run for run in runs if not run[3]]
+        failures += [f"{name}: {run[3]}" for run in runs if run[3]]
+        if not good:
+            rows.append((name, str(data_rate(profile)), code, "FAILED", "FAILED", "-", "-"))
+            continue
+        full = statistics.median(run[0] for run in good)
+        fast = statistics.median(run[1] for run in good)
+        more = statistics.median(run[2] for run in good)
+        rows.append(
+            (
+                name,
+                str(data_rate(profile)),
+                code,
+                f"{full:7.3f} s",
+                f"{fast:7.3f} s",
+                f"{full / fast:5.1f}x",
+                f"{more:6.3f} s",
+            )
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print("Time to a fresh value: one register read (programming mode, R5) vs the full readout")
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print(
+        f"median of {rounds} run(s); request's first bit -> call returned; ratio = full/register;"
+    )
+    print("+1 reg = what each further register adds to the same session (one R5 and its answer).")
+    for line in failures:
+        print("FAILED:", line)
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
     parser.add_argument("profiles", nargs="*", default=list(BENCH_PROFILES))
     parser.add_argument("--rounds", type=int, default=1, help="reads per profile (median)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print phase timings")
+    parser.add_argument(
+        "--registers", action="store_true", help="only the fresh-value table (register reads)"
+    )
     args = parser.parse_args(argv)
     unknown = [p for p in args.profiles if p not in PROFILES]
     if unknown:
         parser.error(f"unknown profiles {unknown}; known: {sorted(PROFILES)}")
-    return asyncio.run(bench(args.profiles, args.rounds, args.verbose))
+    fresh_names = args.profiles if args.profiles != list(BENCH_PROFILES) else list(PROFILES)
+
+    async def run() -> int:
+        status = 0
+        if not args.registers:
+            status = await bench(args.profiles, args.rounds, args.verbose)
+            print()
+        return max(status, await bench_fresh(fresh_names, args.rounds))
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -12,10 +12,17 @@ import pytest
 
 from custom_components.dlms_meter.iec62056 import (
     ChecksumError,
+    DataSet,
+    Identification,
     NoAnswerError,
+    NoProgrammingModeError,
+    PasswordRefusedError,
     PortError,
     ProtocolError,
+    Readout,
     ReadSettings,
+    UnknownRegisterError,
+    Value,
 )
 from custom_components.dlms_meter.iec62056.cli import main, settings_text
 from custom_components.dlms_meter.iec62056.probe import heat_meter_settings
@@ -385,7 +392,9 @@ def _package_needs_serialx() -> bool:
 @pytest.mark.skipif(
     _package_needs_serialx(), reason="iec62056/__init__.py imports the driver eagerly (lib)"
 )
-@pytest.mark.parametrize("args", [["parse", E350, "--json"], ["--help"]])
+@pytest.mark.parametrize(
+    "args", [["parse", E350, "--json"], ["--help"], ["read", "--help"], ["probe", "--help"]]
+)
 def test_parse_and_help_run_without_serialx(args: list[str]) -> None:
     """With serialx unimportable, ``parse`` and ``--help`` still work."""
     wrapper = (
@@ -431,3 +440,106 @@ def test_real_sml_meter_gets_the_edl21_hint(capsys: pytest.CaptureFixture[str]) 
         "error (sml): this meter speaks SML, not IEC 62056-21: "
         "use Home Assistant's EDL21 integration\n"
     )
+
+
+# ------------------------------------------------------------------ read --register
+
+
+def test_read_registers_from_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
+    """Exactly the registers asked, in that order, in the readout's JSON shape."""
+    with MeterSimulator("lgz_e350") as sim:
+        code = main(["read", sim.port, "--register", "C.1.0", "--register", "1.8.1", "--json"])
+        stats = sim.stats()
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["identification"] == "LGZ4ZMF100AC.M26"
+    assert data["baudrate"] == 4800
+    assert data["readings"] == [
+        {"address": "C.1.0", "values": [{"value": "13647123", "unit": None}]},
+        {"address": "1.8.1", "values": [{"value": "042951.721", "unit": "kWh"}]},
+    ]
+    assert stats.register_reads == 2
+    assert stats.sessions == 0  # no full readout
+
+
+class FakeRegisters:
+    """A register reader that records its call and answers or raises."""
+
+    def __init__(self, outcome: Readout | Exception) -> None:
+        self.outcome = outcome
+        self.calls: list[tuple[str, ReadSettings, list[str], dict[str, object]]] = []
+
+    async def __call__(
+        self, port: str, settings: ReadSettings, codes: list[str], **options: object
+    ) -> Readout:
+        self.calls.append((port, settings, codes, options))
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+REGISTERS = Readout(
+    identification=Identification(
+        raw="ITR5EM214", manufacturer="ITR", baud_char="5", model="EM214", enhanced=()
+    ),
+    datasets=(DataSet("1.7.0", (Value("00.49", "kW"),)),),
+    baudrate=9600,
+    mode="C",
+)
+
+
+def test_read_registers_options_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeRegisters(REGISTERS)
+    argv = ["read", "/dev/ttyIR", "--register", "1.7.0", "--password", "s3cret", "--r1"]
+    assert main([*argv, "--address", "42"], register_reader=fake) == 0
+    out, err = capsys.readouterr()
+    assert "1.7.0  00.49 kW" in out
+    assert "s3cret" not in out + err
+    port, settings, codes, options = fake.calls[0]
+    assert (port, codes, settings.address, str(settings.mode)) == (
+        "/dev/ttyIR",
+        ["1.7.0"],
+        "42",
+        "C",
+    )
+    assert options == {"password": "s3cret", "command": "R1", "strict": True}
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "text"),
+    [
+        (NoProgrammingModeError("no P0 operand"), 3, "error (no_programming_mode): no P0"),
+        (PasswordRefusedError("the meter refused the password"), 4, "error (password_refused)"),
+        (UnknownRegisterError("the meter does not know 9.9.9", ("9.9.9",)), 5, "9.9.9"),
+        (NoAnswerError("no answer"), 1, "error (no_answer)"),
+        (PasswordRefusedError("leaked topsecret"), 4, "leaked ***"),
+    ],
+)
+def test_read_registers_errors_and_exit_status(
+    capsys: pytest.CaptureFixture[str], error: Exception, status: int, text: str
+) -> None:
+    fake = FakeRegisters(error)
+    argv = ["read", "/dev/ttyIR", "--register", "9.9.9", "--password", "topsecret", "--json"]
+    assert main(argv, register_reader=fake) == status
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert text in err
+    assert "topsecret" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--register", "1.8.0", "--mode", "A"],
+        ["--register", "1.8.0()"],
+        ["--register", "1.8.0", "--password", "pw(x)"],
+    ],
+)
+def test_read_registers_invalid_input(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """Invalid mode, code or password: exit 2 before any port is opened; no password shown."""
+    assert main(["read", "/dev/does-not-exist", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error (invalid): ")
+    assert "pw(x)" not in err

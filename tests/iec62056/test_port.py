@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from custom_components.dlms_meter.iec62056 import (
+    AddressRequiredError,
     PortBusyError,
     PortError,
     PortNotFoundError,
@@ -181,3 +182,163 @@ def test_module_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
         sys.argv = argv
     assert exit_info.value.code == 1
     assert "cannot read /nonexistent/capture.bin" in capsys.readouterr().err
+
+
+class FakeTime:
+    """An injected clock whose sleep advances it (and yields to the loop)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_scheduler_is_fifo_with_the_quiet_time_between_sessions() -> None:
+    """Five sessions queue on one port; they run in the order they asked, one at a time,
+    each starting the gap after the previous one ended, whoever wakes first."""
+    fake = FakeTime()
+    port = serial_port.SharedPort("/dev/ttyFAKE", clock=fake.clock, sleep=fake.sleep)
+    log: list[tuple[str, str, float]] = []
+    release = {name: asyncio.Event() for name in "abcde"}
+
+    async def job(name: str, duration: float) -> None:
+        async with port.session(1.5):
+            log.append(("start", name, fake.now))
+            assert port.busy()
+            await release[name].wait()
+            fake.now += duration
+            log.append(("end", name, fake.now))
+
+    tasks = {}
+    for name in "abcde":
+        tasks[name] = asyncio.create_task(job(name, 2.0))
+        await asyncio.sleep(0)  # each asks in turn
+    assert port.waiting == 4
+    # release them in reverse order: the port still goes to the oldest waiter
+    for name in "edcba":
+        release[name].set()
+    await asyncio.gather(*tasks.values())
+    starts = [entry for entry in log if entry[0] == "start"]
+    assert [name for _, name, _ in starts] == list("abcde")
+    ends = {name: at for kind, name, at in log if kind == "end"}
+    for previous, current in zip("abcd", "bcde", strict=True):
+        start = next(at for kind, name, at in starts if name == current)
+        assert start == pytest.approx(ends[previous] + 1.5)
+        assert log.index(("end", previous, ends[previous])) < log.index(("start", current, start))
+    assert fake.sleeps == pytest.approx([1.5] * 4)
+    assert not port.busy()
+    assert port.waiting == 0
+
+
+async def test_scheduler_cancelled_waiters_and_holders_pass_the_port_on() -> None:
+    fake = FakeTime()
+    port = serial_port.SharedPort("/dev/ttyFAKE", clock=fake.clock, sleep=fake.sleep)
+    order: list[str] = []
+    hold = asyncio.Event()
+
+    async def job(name: str) -> None:
+        async with port.session(0.0):
+            order.append(name)
+            if name == "a":
+                await hold.wait()
+
+    first = asyncio.create_task(job("a"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(job("b"))
+    third = asyncio.create_task(job("c"))
+    await asyncio.sleep(0)
+    second.cancel()  # a waiter that gives up leaves the queue
+    await asyncio.sleep(0)
+    hold.set()
+    await asyncio.gather(first, third)
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert order == ["a", "c"]
+    # the holder is cancelled: the next waiter still gets the port
+    hold.clear()
+    first = asyncio.create_task(job("a"))
+    await asyncio.sleep(0)
+    fourth = asyncio.create_task(job("d"))
+    await asyncio.sleep(0)
+    first.cancel()
+    await fourth
+    assert order[-2:] == ["a", "d"]
+    assert not port.busy()
+
+
+async def test_scheduler_handed_over_then_cancelled() -> None:
+    """A waiter cancelled right after it was handed the port passes it on."""
+    port = serial_port.SharedPort("/dev/ttyFAKE")
+    queue = port._queue()
+    queue.busy = True
+    loop = asyncio.get_running_loop()
+    waiter_task = asyncio.create_task(port._acquire())
+    await asyncio.sleep(0)
+    other: asyncio.Future[None] = loop.create_future()
+    queue.waiters.append(other)
+    port._release(queue)  # hands the port to waiter_task ...
+    waiter_task.cancel()  # ... which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter_task
+    assert other.done()  # passed on to the next waiter
+    assert queue.busy
+
+
+async def test_bus_addresses_refuse_requests_without_address() -> None:
+    port = serial_port.SharedPort("/dev/ttyBUS")
+    port.register_address("")
+    async with port.session(0.0, address=""):
+        pass  # one meter without address: fine
+    port.register_address("0012345")
+    assert port.addresses == frozenset({"", "12345"})
+    assert port.is_bus
+    with pytest.raises(AddressRequiredError) as info:
+        async with port.session(0.0, address=""):
+            pass
+    assert info.value.kind == "address_required"
+    async with port.session(0.0, address="12345"):
+        pass
+    async with port.session(0.0, address=None):  # listening only
+        pass
+    port.unregister_address("")
+    port.register_address("12345")
+    port.unregister_address("012345")
+    assert port.addresses == frozenset({"12345"})
+    port.unregister_address("unknown")
+    port.unregister_address("12345")
+    assert port.addresses == frozenset()
+    assert serial_port.normalize_address("000") == "0"
+    assert serial_port.normalize_address("") == ""
+
+
+async def test_bus_registered_while_waiting_is_checked_again() -> None:
+    fake = FakeTime()
+    port = serial_port.SharedPort("/dev/ttyBUS", clock=fake.clock, sleep=fake.sleep)
+    port.last_session_end = fake.now
+    port.register_address("1")
+
+    async def register_during_the_gap() -> None:
+        port.register_address("2")
+
+    async def read() -> None:
+        async with port.session(1.0, address=""):
+            pass
+
+    task = asyncio.create_task(read())
+    await register_during_the_gap()
+    with pytest.raises(AddressRequiredError):
+        await task
+
+
+def test_shared_port_is_one_per_name() -> None:
+    serial_port.forget_ports()
+    assert serial_port.shared_port("/dev/x") is serial_port.shared_port("/dev/x")
+    assert "secret" not in repr(serial_port.shared_port("socket://u:secret@h:1"))
+    serial_port.forget_ports()

@@ -489,8 +489,11 @@ def test_package_imports_no_serial_backend() -> None:
     """Parsing and the CLI's --help need no serialx: the driver is imported on first use."""
     code = (
         "import sys; import custom_components.dlms_meter.iec62056 as lib; "
+        "import custom_components.dlms_meter.iec62056.cli; "
+        "import custom_components.dlms_meter.iec62056.programming; "
+        "lib.ProgrammingSession; "
         "assert 'serialx' not in sys.modules, 'serialx imported'; "
-        "lib.read_meter; assert 'serialx' in sys.modules"
+        "lib.read_registers; assert 'serialx' in sys.modules; lib.read_meter"
     )
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()

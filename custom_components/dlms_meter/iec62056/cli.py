@@ -2,6 +2,8 @@
 
     python -m custom_components.dlms_meter.iec62056 read PORT_OR_URL [SETTINGS] [--no-fallback]
         [--json]
+    python -m custom_components.dlms_meter.iec62056 read PORT_OR_URL --register CODE
+        [--register CODE ...] [--password P] [--r1] [SETTINGS] [--json]
     python -m custom_components.dlms_meter.iec62056 probe PORT_OR_URL [SETTINGS] [--json]
     python -m custom_components.dlms_meter.iec62056 parse FILE [--no-checksum | --checksum ...]
         [--json]
@@ -16,6 +18,13 @@ the fixes that keep the mode (``--mode D`` without a rate listens at every push 
 ``--no-fallback`` reads with the settings as given only. ``probe`` prints the settings that
 worked, every attempt and how long the readout took. ``--verbose`` shows each attempt on stderr
 while it runs (a probe can take a minute).
+
+``read --register CODE`` reads exactly those registers in programming mode (mode C,
+``ACK 0 Z 1``, then one ``R5`` read per code, or ``R1`` with ``--r1``; ``--password`` is sent
+in ``P1`` first) in one session, without fallbacks, and prints them like a readout, in the
+order asked. Exit status 3: the meter has no programming mode (it did not answer with its
+``P0`` operand); 4: it refused the password; 5: it does not know a register (``(ERROR)``; the
+line on stderr names the codes). The password never appears in any output.
 
 ``--json`` (``read``, ``parse``) prints one object: ``identification`` (text between "/" and
 CR LF), ``manufacturer``, ``baudrate`` (rate the data came at, null if unknown) and ``readings``
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 import json
 import sys
 import time
@@ -41,7 +50,12 @@ from typing import Any, Final
 
 from .checksum import Checksum
 from .decode import parse_capture
-from .errors import Iec62056Error
+from .errors import (
+    Iec62056Error,
+    NoProgrammingModeError,
+    PasswordRefusedError,
+    UnknownRegisterError,
+)
 from .identification import STANDARD_RATES
 from .identity import serial_number, unique_id_for
 from .models import Readout
@@ -55,6 +69,16 @@ SML_MESSAGE: Final = (
 )
 EXIT_FAILED: Final = 1
 EXIT_INVALID: Final = 2
+EXIT_NO_PROGRAMMING_MODE: Final = 3
+EXIT_PASSWORD_REFUSED: Final = 4
+EXIT_UNKNOWN_REGISTER: Final = 5
+_EXIT_BY_KIND: Final = {
+    NoProgrammingModeError.kind: EXIT_NO_PROGRAMMING_MODE,
+    PasswordRefusedError.kind: EXIT_PASSWORD_REFUSED,
+    UnknownRegisterError.kind: EXIT_UNKNOWN_REGISTER,
+}
+#: ``register_reader(port, settings, codes, password=..., command=..., strict=...)``
+type RegisterReader = Callable[..., Awaitable[Readout]]
 
 
 class InvalidSettingsError(Exception):
@@ -104,6 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument(
         "--no-fallback", action="store_true", help="read with the settings as given only"
     )
+    read.add_argument(
+        "--register",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="read only this register in programming mode (repeat for more; order kept)",
+    )
+    read.add_argument(
+        "--password", default=None, help="password for programming mode (P1); never printed"
+    )
+    read.add_argument("--r1", action="store_true", help="read with R1 instead of R5")
     parse = commands.add_parser("parse", help="parse a file of captured bytes")
     parse.add_argument("file", help="file holding the bytes the meter sent")
     for sub in (read, probe, parse):
@@ -294,11 +329,43 @@ def _probe(args: argparse.Namespace, read: Reader | None, clock: Clock) -> Probe
     )
 
 
+def _read_registers(args: argparse.Namespace, register_reader: RegisterReader | None) -> Readout:
+    settings = _settings(args)
+    if args.mode not in (MODE_AUTO, "C"):
+        raise InvalidSettingsError("--register needs mode C (programming mode)")
+    if register_reader is None:
+        from .driver import read_registers  # serialx only when a port is really read
+
+        register_reader = read_registers
+    try:
+        return asyncio.run(
+            register_reader(
+                args.port,
+                settings,
+                list(args.register),
+                password=args.password,
+                command="R1" if args.r1 else "R5",
+                strict=True,
+            )
+        )
+    except ValueError as exc:
+        raise InvalidSettingsError(str(exc)) from exc
+
+
+def _hide(text: str, password: str | None) -> str:
+    """Replace the password wherever it might appear (it never should)."""
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
 def _error_line(exc: Exception, port: str) -> str:
     kind = getattr(exc, "kind", "invalid")
     if kind == "sml":
         return f"error (sml): {SML_MESSAGE}"
     hint = " (use --no-checksum to accept it anyway)" if kind == "checksum" else ""
+    if kind == NoProgrammingModeError.kind:
+        hint = " (read without --register to get the full readout)"
     return mask_text(f"error ({kind}): {exc}{hint}", port)
 
 
@@ -307,23 +374,31 @@ def main(
     *,
     read: Reader | None = None,
     clock: Clock = time.monotonic,
+    register_reader: RegisterReader | None = None,
 ) -> int:
-    """Run the CLI; return the exit status. ``read`` and ``clock`` replace the driver (tests)."""
+    """Run the CLI; return the exit status.
+
+    ``read``, ``register_reader`` and ``clock`` replace the driver (tests).
+    """
     args = _parser().parse_args(argv)
     port = "" if args.command == "parse" else args.port
+    password = getattr(args, "password", None)
     result: ProbeResult | None = None
     try:
         if args.command == "parse":
             readout = _parse(args)
+        elif args.command == "read" and args.register:
+            readout = _read_registers(args, register_reader)
         else:
             result = _probe(args, read, clock)
             readout = result.readout
     except InvalidSettingsError as exc:
-        print(mask_text(f"error (invalid): {exc}", port), file=sys.stderr)
+        line = mask_text(f"error (invalid): {exc}", port)
+        print(_hide(line, password), file=sys.stderr)
         return EXIT_INVALID
     except (Iec62056Error, ValueError) as exc:
-        print(_error_line(exc, port), file=sys.stderr)
-        return EXIT_FAILED
+        print(_hide(_error_line(exc, port), password), file=sys.stderr)
+        return _EXIT_BY_KIND.get(getattr(exc, "kind", ""), EXIT_FAILED)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

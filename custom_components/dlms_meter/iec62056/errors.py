@@ -7,7 +7,10 @@ for translations and statistics.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .models import Readout
 
 
 class Iec62056Error(Exception):
@@ -77,6 +80,41 @@ class SmlStreamError(ProtocolError):
     """
 
     kind: ClassVar[str] = "sml"
+
+
+class NoProgrammingModeError(Iec62056Error):
+    """The meter did not open programming mode (no ``P0`` operand after ``ACK 0 Z 1``)."""
+
+    kind: ClassVar[str] = "no_programming_mode"
+
+
+class PasswordRefusedError(Iec62056Error):
+    """The meter refused the password (``P1``) with NAK or a break."""
+
+    kind: ClassVar[str] = "password_refused"
+
+
+class UnknownRegisterError(Iec62056Error):
+    """The meter answered ``(ERROR)`` to a register read (raised only when asked to be strict).
+
+    ``codes`` are the registers the meter did not know; ``readout`` holds the ones it did.
+    """
+
+    kind: ClassVar[str] = "unknown_register"
+
+    def __init__(
+        self, message: str, codes: tuple[str, ...] = (), readout: Readout | None = None
+    ) -> None:
+        """Keep the unknown ``codes`` and the partial ``readout`` (a :class:`.models.Readout`)."""
+        super().__init__(message)
+        self.codes = codes
+        self.readout = readout
+
+
+class AddressRequiredError(Iec62056Error):
+    """A request without a device address on a port with several meters (a bus)."""
+
+    kind: ClassVar[str] = "address_required"
 
 
 def _all_kinds(cls: type[Iec62056Error]) -> frozenset[str]:

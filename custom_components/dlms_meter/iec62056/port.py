@@ -13,8 +13,10 @@ calls) and with newer serialx (``transport.reconfigure_port``, already non-block
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from dataclasses import dataclass, field
 import errno
 import time
 from typing import Any
@@ -22,7 +24,13 @@ import weakref
 
 import serialx
 
-from .errors import Iec62056Error, PortBusyError, PortError, PortNotFoundError
+from .errors import (
+    AddressRequiredError,
+    Iec62056Error,
+    PortBusyError,
+    PortError,
+    PortNotFoundError,
+)
 from .redact import mask_port, mask_secrets, mask_text
 
 try:  # serialx 1.7.3 lets termios.error (not an OSError) escape from tcsetattr
@@ -146,22 +154,51 @@ def wire_time(length: int, baudrate: int) -> float:
     return length * 10 / baudrate
 
 
+@dataclass(slots=True)
+class _Queue:
+    """The holder flag and the waiters (oldest first) of one port in one event loop."""
+
+    busy: bool = False
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+
+
+def normalize_address(address: str) -> str:
+    """Return the device address as the meter compares it: leading zeros do not count."""
+    stripped = address.lstrip("0")
+    return stripped if stripped or not address else "0"
+
+
 class SharedPort:
     """One serial port (device path or URL) shared by everything that reads through it.
 
-    :meth:`session` serialises sessions (an asyncio lock per event loop) and keeps the
-    quiet time ``gap`` between the end of one session and the start of the next. Get
-    instances from :func:`shared_port`, so that every user of a port shares one object.
+    The port's scheduler: :meth:`session` runs every session on the port (full readouts,
+    register reads, probes, several meters on a bus) one at a time, in the order they
+    asked (FIFO: a new caller never overtakes one that is already waiting), with the quiet
+    time ``gap`` between the end of one session and the start of the next. Get instances
+    from :func:`shared_port`, so that every user of a port shares one object.
+
+    A bus: every user of a meter on the port calls :meth:`register_address` (and
+    :meth:`unregister_address` when it goes away). While more than one address is
+    registered, a session without an address is refused (AddressRequiredError): every
+    meter on the line would answer it at once.
     """
 
-    def __init__(self, name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         """Create the port object for ``name`` (nothing is opened here)."""
         self.name = name
         self.clock = clock
+        self.sleep = sleep
         self.last_session_end: float | None = None
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
             weakref.WeakKeyDictionary()
         )
+        self._addresses: Counter[str] = Counter()
 
     @property
     def masked_name(self) -> str:
@@ -172,16 +209,55 @@ class SharedPort:
         """Show the masked name only."""
         return f"SharedPort({self.masked_name!r})"
 
-    def _lock(self) -> asyncio.Lock:
+    # ---- bus of meters -----------------------------------------------------------
+
+    def register_address(self, address: str) -> None:
+        """Register a meter (its device address, "" for none) as a user of this port."""
+        self._addresses[normalize_address(address)] += 1
+
+    def unregister_address(self, address: str) -> None:
+        """Undo one :meth:`register_address` (unknown addresses are ignored)."""
+        key = normalize_address(address)
+        if self._addresses[key] <= 1:
+            self._addresses.pop(key, None)
+        else:
+            self._addresses[key] -= 1
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """Return the registered device addresses (normalized; "" = a meter without one)."""
+        return frozenset(self._addresses)
+
+    @property
+    def is_bus(self) -> bool:
+        """Return True when more than one meter (address) is registered on this port."""
+        return len(self._addresses) > 1
+
+    def check_address(self, address: str) -> None:
+        """Raise AddressRequiredError for a request without address on a bus."""
+        if not address and self.is_bus:
+            raise AddressRequiredError(
+                f"{self.masked_name}: several meters share this port; "
+                "a request needs the meter's device address"
+            )
+
+    # ---- scheduler -----------------------------------------------------------------
+
+    def _queue(self) -> _Queue:
         loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
+        return queue
 
     def busy(self) -> bool:
         """Return True while a session holds the port (in the running loop)."""
-        return self._lock().locked()
+        return self._queue().busy
+
+    @property
+    def waiting(self) -> int:
+        """Return how many sessions wait for the port (in the running loop)."""
+        return sum(1 for waiter in self._queue().waiters if not waiter.done())
 
     def quiet_until(self, gap: float) -> float:
         """Return the clock time from which a new session may start."""
@@ -189,21 +265,57 @@ class SharedPort:
             return float("-inf")
         return self.last_session_end + gap
 
-    @contextlib.asynccontextmanager
-    async def session(self, gap: float) -> AsyncIterator[SharedPort]:
-        """Hold the port for one session: wait for the lock and the quiet time ``gap``.
+    async def _acquire(self) -> _Queue:
+        queue = self._queue()
+        if not queue.busy and not queue.waiters:
+            queue.busy = True
+            return queue
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release(queue)  # we were handed the port: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.waiters.remove(waiter)
+            raise
+        return queue
 
+    @staticmethod
+    def _release(queue: _Queue) -> None:
+        while queue.waiters:
+            waiter = queue.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the port goes straight to the oldest waiter
+                return
+        queue.busy = False
+
+    @contextlib.asynccontextmanager
+    async def session(self, gap: float, *, address: str | None = None) -> AsyncIterator[SharedPort]:
+        """Hold the port for one session: wait for its turn (FIFO) and the quiet time ``gap``.
+
+        ``address``: the device address the session's request carries; "" is refused on a
+        bus (see :meth:`check_address`); None = no request (listening only) or not known.
         The end of the session is recorded when the block is left (also on errors and
         cancellation); callers open and close the serial port inside the block.
         """
-        async with self._lock():
+        if address is not None:
+            self.check_address(address)
+        queue = await self._acquire()
+        try:
             remaining = self.quiet_until(gap) - self.clock()
             if remaining > 0:
-                await asyncio.sleep(remaining)
+                await self.sleep(remaining)
+            if address is not None:
+                self.check_address(address)
             try:
                 yield self
             finally:
                 self.last_session_end = self.clock()
+        finally:
+            self._release(queue)
 
     async def open(self, baudrate: int) -> tuple[Reader, Writer]:
         """Open the port at ``baudrate`` 7E1 (see :func:`open_port`)."""

@@ -71,9 +71,12 @@ def wire_time(length: int, baudrate: int) -> float:
     return length * 10 / baudrate
 
 
-def ack_message(baudrate: int) -> bytes:
-    """Return the mode C acknowledgement/option select for a data readout at ``baudrate``."""
-    return bytes((ACK,)) + b"0" + mode_c_char(baudrate).encode("ascii") + b"0\r\n"
+def ack_message(baudrate: int, mode: str = "0") -> bytes:
+    """Return the mode C acknowledgement/option select at ``baudrate``.
+
+    ``mode`` is the mode control character Y: "0" data readout, "1" programming mode.
+    """
+    return bytes((ACK,)) + b"0" + mode_c_char(baudrate).encode("ascii") + mode.encode() + b"\r\n"
 
 
 # ---- actions -------------------------------------------------------------------------
@@ -133,6 +136,8 @@ class Phase(Enum):
     ACK_WAIT = auto()  # mode C: waiting tr before the ACK
     ACK_SENT = auto()  # mode C: ACK written, waiting for it to leave, then the switch
     DATA = auto()  # waiting for the data message (mode D: for a pushed telegram)
+    PROGRAMMING = auto()  # programming mode (see .programming): operand, password, reads
+    BREAK = auto()  # programming mode: the break B0 is on its way out
     DONE = auto()
 
 
@@ -143,6 +148,9 @@ class ReadSession:
     as the session asked for it), ``start_rate`` (the rate the port must be opened at),
     ``wake_at`` (when ``tick`` is due next), ``framer``.
     """
+
+    #: The mode control character of the ACK ("0" data readout; "1" in programming mode).
+    ack_mode = "0"
 
     def __init__(self, settings: ReadSettings, *, now: float) -> None:
         """Prepare a session; ``now`` is the time the port was opened."""
@@ -372,7 +380,7 @@ class ReadSession:
         return []
 
     def _send_ack(self, now: float) -> list[Action]:
-        ack = ack_message(self._chosen_rate)
+        ack = ack_message(self._chosen_rate, self.ack_mode)
         self.phase = Phase.ACK_SENT
         self._ack_began = now
         on_wire = now + wire_time(len(ack), self.rate)
