@@ -156,9 +156,18 @@ async def _read_registers(
     return await read_registers(port, settings, codes, password=password)
 
 
+async def _no_registers(
+    port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+) -> Readout:
+    raise NoProgrammingModeError("the injected reader reads no registers")
+
+
 def register_reader(hass: HomeAssistant) -> RegisterReader:
     """The register reader: the library's, or the injected one run by the port's scheduler."""
     injected = hass.data.get(DATA_REGISTER_READER)
+    if injected is None and DATA_READER in hass.data:
+        # an injected full reader (recorded readouts) without a register reader: no registers
+        return _no_registers
     if injected is None:
         return _read_registers
 
