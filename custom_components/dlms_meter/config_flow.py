@@ -353,7 +353,7 @@ async def async_probe_registers(
                 [entry.address for entry in candidates],
                 password,
             )
-    except Exception as err:  # noqa: BLE001 - a failure here never fails the probe
+    except Exception as err:  # a failure here never fails the probe
         kind = err.kind if isinstance(err, Iec62056Error) else type(err).__name__
         _LOGGER.debug("%s: no register reads (%s)", mask_port(port), kind)
         return {}, 0.0
