@@ -22,12 +22,16 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.dlms_meter.config_flow import ADVANCED
 from custom_components.dlms_meter.const import (
     CONF_ADDRESS,
     CONF_FAST_CAPABLE,
     CONF_FAST_CODES,
     CONF_FAST_INTERVAL,
+    CONF_MODE,
     CONF_PASSWORD,
+    CONF_PORT,
+    CONF_UPDATE_INTERVAL,
     DOMAIN,
     FAST_FAILURES_BEFORE_FALLBACK,
     ISSUE_FAST_VALUES_FALLBACK,
@@ -50,6 +54,7 @@ from custom_components.dlms_meter.iec62056 import (
     port as port_module,
 )
 from custom_components.dlms_meter.issues import issue_id
+from meter_sim.simulator import MeterSimulator
 
 from .meter import INTERVAL, ScriptedMeter, corpus_entry, corpus_readout
 
@@ -365,3 +370,67 @@ async def test_no_request_without_address_on_a_bus(
     assert scripted.reads == []
     assert "" not in port.addresses  # the failed setup unregistered it again
     assert CONF_ADDRESS in entry.options
+
+
+# --- on the simulator: a bus of two meters on one pty, added through the config flow ----------
+
+
+async def _flow_to(hass: HomeAssistant, flow_id: str, user_input: dict[str, object]) -> dict:
+    """Submit a step that starts the probe; let the probe finish; continue the flow."""
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] == "progress", result
+    await hass.async_block_till_done()
+    return dict(await hass.config_entries.flow.async_configure(flow_id))
+
+
+async def test_two_meters_on_one_pty_with_fast_values(hass: HomeAssistant) -> None:
+    """Simulator: an E350 (address 1) and an MT174 (address 2) on one line. Both are added
+    through the config flow (the second by the address step), both offer fast values, and a
+    fast value follows the meter between two full readouts."""
+    with MeterSimulator("lgz_e350", address="1", bus=[("iskra_mt174", "2")]) as sim:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+        result = await _flow_to(
+            hass,
+            result["flow_id"],
+            {CONF_PORT: sim.port, ADVANCED: {CONF_MODE: "c", CONF_ADDRESS: "1"}},
+        )
+        assert result["step_id"] == "select_codes"
+        assert result["description_placeholders"]["serial"] == SERIAL
+        assert int(result["description_placeholders"]["fast"]) > 0
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {"energy": ["1.8.0"], CONF_FAST_CODES: ["1.8.0"], CONF_UPDATE_INTERVAL: 600},
+        )
+        assert result["type"] == "create_entry"
+        await hass.async_block_till_done()
+
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_PORT: sim.port, ADVANCED: {CONF_MODE: "c"}}
+        )
+        assert result["step_id"] == "address"
+        result = await _flow_to(hass, result["flow_id"], {CONF_ADDRESS: "2"})
+        assert result["step_id"] == "select_codes"
+        assert result["description_placeholders"]["serial"] == "63355730"
+        assert int(result["description_placeholders"]["fast"]) > 0
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"energy": ["1-0:1.8.0*255"], CONF_UPDATE_INTERVAL: 600}
+        )
+        assert result["type"] == "create_entry"
+        await hass.async_block_till_done()
+
+        entries = hass.config_entries.async_entries(DOMAIN)
+        assert [e.state for e in entries] == [ConfigEntryState.LOADED] * 2
+        assert port_module.shared_port(sim.port).addresses == {"1", "2"}
+        assert _state(hass, "1.8.0") == "61561.289"
+        sim.set_value("1.8.0", "061561.300")  # +11 Wh: the guard lets it pass
+
+        await _later(hass, 600 - 1)  # fast values only: the full readouts are due at 600 s
+
+        main = entries[0].runtime_data
+        assert main.fast is not None, entries[0].options
+        assert main.fast.last_exception is None, main.fast.as_dict()
+        assert main.fast.reads >= 1
+        assert _state(hass, "1.8.0") == "61561.3"
+        assert sim.stats().programming_sessions >= 3  # 2 probes + at least one fast session
+        assert sim.stats().collisions == 0
