@@ -37,6 +37,8 @@ from custom_components.dlms_meter.const import (
     CONF_CODES,
     CONF_FAST_CAPABLE,
     CONF_FAST_CODES,
+    CONF_FAST_INTERVAL,
+    CONF_FAST_READ_TIME,
     CONF_IDENTIFICATION,
     CONF_MANUFACTURER,
     CONF_MODE,
@@ -449,6 +451,76 @@ async def test_options_interval_not_shorter_than_read(
     assert entry.options[CONF_CHECKSUM] == "sum"
     assert entry.options[CONF_NO_WAITING] is True
     assert entry.options[CONF_READ_TIME] == 12.5  # kept
+
+
+async def test_options_fast_values_and_password(
+    hass: HomeAssistant, simulator: MeterSimulator
+) -> None:
+    """Fast-capable codes are marked and offered as fast values; their interval is not shorter
+    than one register session plus the quiet time; the password is never suggested back, an
+    empty field keeps it, a new one replaces it."""
+    entry = meter_entry(
+        simulator,
+        codes=["1.8.0"],
+        **{
+            CONF_READ_TIME: 2.0,
+            CONF_FAST_CAPABLE: {"1.8.0": "1.8.0", "2.8.0": "2.8.0"},
+            CONF_FAST_READ_TIME: 2.2,
+            CONF_PASSWORD: "0000abcd",
+        },
+    )
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["description_placeholders"]["fast"] == "2"
+    assert _option_values(result, "energy")["1.8.0"].endswith(" ⚡")
+    assert set(_option_values(result, CONF_FAST_CODES)) == {"1.8.0", "2.8.0"}
+    assert "0000abcd" not in repr(result["data_schema"].schema)
+    assert _suggested(result, CONF_CHECKSUM, ADVANCED) == "xor"  # the others are suggested
+    assert _suggested(result, CONF_PASSWORD, ADVANCED) is None
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            CONF_FAST_CODES: ["2.8.0"],
+            CONF_FAST_INTERVAL: 3,
+            ADVANCED: _advanced(mode="c"),
+        },
+    )
+    assert result["errors"] == {CONF_FAST_INTERVAL: "fast_interval_too_short"}  # 2.2 + 1.5 s
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            CONF_FAST_CODES: ["2.8.0"],
+            CONF_FAST_INTERVAL: 4,
+            ADVANCED: _advanced(mode="c"),
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_FAST_CODES] == ["2.8.0"]
+    assert entry.options[CONF_CODES] == ["1.8.0", "2.8.0"]  # a fast value is a sensor too
+    assert entry.options[CONF_FAST_INTERVAL] == 4
+    assert entry.options[CONF_PASSWORD] == "0000abcd"  # empty field: kept
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            ADVANCED: _advanced(mode="c", password="new-one"),
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PASSWORD] == "new-one"
+    assert entry.options[CONF_FAST_CODES] == ["2.8.0"]  # not posted: the ticked ones stay
+    await hass.async_block_till_done()
 
 
 async def test_options_of_a_running_meter(hass: HomeAssistant, simulator: MeterSimulator) -> None:

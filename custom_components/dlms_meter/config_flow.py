@@ -83,6 +83,7 @@ from .const import (
     ERROR_KINDS,
     FAST_PROBE_CODES,
     HEAT_METER_UPDATE_INTERVAL,
+    MIN_FAST_INTERVAL,
     MIN_UPDATE_INTERVAL,
     PROBE_READOUTS,
     QUIET_TIME,
@@ -284,10 +285,11 @@ def fast_candidates(readout: Readout) -> list[catalog.DataSetEntry]:
     return found[:FAST_PROBE_CODES]
 
 
-def _fast_interval_selector(minimum: int) -> NumberSelector:
+def _fast_interval_selector() -> NumberSelector:
+    """Seconds; the lower limit (the measured session) is checked with a translated error."""
     return NumberSelector(
         NumberSelectorConfig(
-            min=minimum,
+            min=MIN_FAST_INTERVAL,
             max=MAX_UPDATE_INTERVAL,
             step=1,
             unit_of_measurement="s",
@@ -297,7 +299,7 @@ def _fast_interval_selector(minimum: int) -> NumberSelector:
 
 
 def fast_schema(
-    capable: Mapping[str, str], labels: Mapping[str, str], chosen: Iterable[str], minimum: int
+    capable: Mapping[str, str], labels: Mapping[str, str], chosen: Iterable[str]
 ) -> dict[vol.Optional, Any]:
     """The fast-value fields: which of the fast-capable codes, and how often (if any can)."""
     if not capable:
@@ -306,7 +308,7 @@ def fast_schema(
     wanted = [key for key in chosen if key in capable]
     return {
         vol.Optional(CONF_FAST_CODES, default=wanted): _codes_selector(options),
-        vol.Optional(CONF_FAST_INTERVAL): _fast_interval_selector(minimum),
+        vol.Optional(CONF_FAST_INTERVAL): _fast_interval_selector(),
     }
 
 
@@ -718,7 +720,7 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 {
                     vol.Required(CONF_UPDATE_INTERVAL, default=interval): _interval_selector(),
                     **picker_schema(options, chosen),
-                    **fast_schema(self._fast_capable, _labels(options), fast, minimum),
+                    **fast_schema(self._fast_capable, _labels(options), fast),
                 }
             ),
             {CONF_FAST_INTERVAL: fast_interval},
@@ -975,7 +977,7 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
             {
                 vol.Required(CONF_UPDATE_INTERVAL): _interval_selector(),
                 **picker_schema(options, chosen),
-                **fast_schema(capable, _labels(options), fast_chosen, minimum),
+                **fast_schema(capable, _labels(options), fast_chosen),
                 # value guard: kW the totals may grow at; 0 = derived from the meter
                 vol.Optional(CONF_MAX_POWER): NumberSelector(
                     NumberSelectorConfig(
