@@ -369,7 +369,7 @@ async def test_no_request_without_address_on_a_bus(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert scripted.reads == []
     assert "" not in port.addresses  # the failed setup unregistered it again
-    assert CONF_ADDRESS in entry.options
+    assert entry.error_reason_translation_key == "address_required"
 
 
 # --- on the simulator: a bus of two meters on one pty, added through the config flow ----------

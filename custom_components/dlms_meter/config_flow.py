@@ -1,8 +1,11 @@
 """Config flow for dlms_meter: pick a port, probe the meter, choose its data sets.
 
-User flow: ``user`` (port + collapsed advanced settings; a port another entry uses is refused
-before anything is read) -> ``probe`` (progress; tries fallbacks, see probe.py) ->
-``select_codes`` (a meter that is already configured is recognised here, before the picker;
+User flow: ``user`` (port + collapsed advanced settings; on a port another entry uses, the meter
+is added by device address in the ``address`` step, a bus of meters; refused before anything is
+read if an entry on that port has no address) -> ``probe`` (progress; tries fallbacks, see
+probe.py) ->
+``select_codes`` (the probe's one short register session marks the codes that can be read fast;
+a meter that is already configured is recognised here, before the picker;
 otherwise every data set found, grouped, energy and power pre-selected) -> entry. The entry
 starts from the probe's readout (``hass.data[DOMAIN][PROBE_READOUTS]``), so it is not read
 twice. A failed probe returns to ``user`` with a translated error and the input kept.

@@ -21,6 +21,13 @@
   text loses control characters and is cut to 255 characters.
 * Lifetime totals pass the value guard (:mod:`.guard`); what it accepted survives restarts (a
   :class:`Store` per entry).
+* Every session on a port goes through the library's :class:`SharedPort` of that port (one at a
+  time, FIFO, quiet time between them), also with injected readers (:func:`port_reader`,
+  :func:`register_reader`). The entry's device address is registered with it while the entry is
+  loaded, so a request without an address is never sent on a bus of several meters.
+* Fast values (:class:`FastValues`): chosen codes are read by register reads in programming mode
+  at their own interval and published through the same identity, unit and guard rules; when
+  register reads stop working they fall back to the full readout with a repair issue.
 * The update interval is never shorter than the last read took plus the standard's quiet time; if
   the configured one is, the longer one is used and a repair issue says so. Another repair issue
   appears after :data:`FAILURES_BEFORE_ISSUE` failed cycles in a row; the first good read clears it.
