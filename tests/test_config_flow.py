@@ -8,7 +8,7 @@ an injected reader: fast and without ptys.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from custom_components.dlms_meter.const import (
     HEAT_METER_UPDATE_INTERVAL,
     PROBE_READOUTS,
 )
-from custom_components.dlms_meter.coordinator import DATA_READER
+from custom_components.dlms_meter.coordinator import DATA_READER, DATA_REGISTER_READER
 from custom_components.dlms_meter.iec62056 import (
     Checksum,
     ChecksumError,
@@ -1347,3 +1347,41 @@ async def test_progress_shows_the_port_without_credentials(
     assert "s3cret" not in placeholders["port"]
     await hass.async_block_till_done()
     hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_picker_offers_fast_values_the_meter_read_by_register(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """The probe's one register session (recorded answers): what the meter answered is marked
+    and offered; the fast interval may not be shorter than the session plus the quiet time."""
+    sessions: list[tuple[str, ...]] = []
+
+    async def registers(
+        port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+    ) -> Readout:
+        sessions.append(tuple(codes))
+        answered = tuple(d for d in E350.datasets if d.address in {"1.8.0", "2.8.0"})
+        return replace(E350, datasets=answered)
+
+    hass.data[DATA_REGISTER_READER] = registers
+    reader.answers["/dev/ttyE350"] = E350
+
+    result = await _to_picker(hass, "/dev/ttyE350")
+
+    assert len(sessions) == 1  # one short session, a few codes
+    assert set(_option_values(result, CONF_FAST_CODES)) == {"1.8.0", "2.8.0"}
+    assert _option_values(result, "energy")["1.8.1"].endswith("kWh")  # not answered: no mark
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"energy": ["1.8.1"], CONF_FAST_CODES: ["1.8.0"], CONF_FAST_INTERVAL: 1},
+    )
+    assert result["errors"] == {CONF_FAST_INTERVAL: "fast_interval_too_short"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"energy": ["1.8.1"], CONF_FAST_CODES: ["1.8.0"], CONF_FAST_INTERVAL: 5},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_CODES] == ["1.8.1", "1.8.0"]  # a fast value is a sensor too
+    assert result["options"][CONF_FAST_CODES] == ["1.8.0"]
+    assert result["options"][CONF_FAST_INTERVAL] == 5
