@@ -148,6 +148,8 @@ def port_reader(hass: HomeAssistant) -> Reader:
     injected = hass.data.get(DATA_READER)
     if injected is None:
         return read_meter
+    if getattr(injected, "schedules_itself", False):
+        return injected  # it calls read_meter, which holds the port (not re-entrant)
 
     async def read(port: str, settings: ReadSettings) -> Readout:
         shared = shared_port(port)
