@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
+import os
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.core import HomeAssistant
@@ -11,6 +13,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dlms_meter.coordinator import DATA_CLOCK, DATA_READER
+from custom_components.dlms_meter.iec62056 import port as port_module
 from meter_sim.simulator import PROFILES, MeterSimulator
 
 from .meter import FakeClock, ScriptedMeter
@@ -19,6 +22,33 @@ from .meter import FakeClock, ScriptedMeter
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/dlms_meter in every test."""
+
+
+async def _no_wait(_seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+@pytest.fixture(autouse=True)
+def shared_ports(request: pytest.FixtureRequest) -> Generator[None]:
+    """Every Home Assistant test starts with no shared ports (no addresses registered).
+
+    Ports that are not files (the recorded readouts' /dev/ttyUSB0) keep their scheduler but skip
+    the real quiet time, so the tests do not sleep 1.5 s between reads; ptys keep it.
+    """
+    if "hass" not in request.fixturenames:
+        yield
+        return
+    real = port_module.SharedPort
+
+    def make(name: str) -> port_module.SharedPort:
+        if os.path.exists(name):
+            return real(name)
+        return real(name, sleep=_no_wait)
+
+    port_module.forget_ports()
+    with patch.object(port_module, "SharedPort", make):
+        yield
+    port_module.forget_ports()
 
 
 # --- meters on ptys (the project's simulator) and entries for them -------------------------------

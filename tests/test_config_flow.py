@@ -8,7 +8,7 @@ an injected reader: fast and without ptys.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,16 @@ from custom_components.dlms_meter.const import (
     CONF_BAUDRATE,
     CONF_CHECKSUM,
     CONF_CODES,
+    CONF_FAST_CAPABLE,
+    CONF_FAST_CODES,
+    CONF_FAST_INTERVAL,
+    CONF_FAST_READ_TIME,
     CONF_IDENTIFICATION,
     CONF_MANUFACTURER,
     CONF_MODE,
     CONF_MODEL,
     CONF_NO_WAITING,
+    CONF_PASSWORD,
     CONF_PORT,
     CONF_READ_TIME,
     CONF_RESET_BAUDRATE,
@@ -50,7 +55,7 @@ from custom_components.dlms_meter.const import (
     HEAT_METER_UPDATE_INTERVAL,
     PROBE_READOUTS,
 )
-from custom_components.dlms_meter.coordinator import DATA_READER
+from custom_components.dlms_meter.coordinator import DATA_READER, DATA_REGISTER_READER
 from custom_components.dlms_meter.iec62056 import (
     Checksum,
     ChecksumError,
@@ -186,10 +191,15 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     assert _default(result, "grid_quality") == []
     assert _default(result, "meter_info") == []
     labels = _option_values(result, "energy")
-    assert labels["1.8.0"] == "1.8.0 Energy import — 061561.289 kWh"
+    # the simulated E350 reads registers without a password: the probe's register session
+    # marks what can be read fast
+    assert labels["1.8.0"] == "1.8.0 Energy import — 061561.289 kWh ⚡"
     assert _option_values(result, "grid_quality")["32.7"] == "32.7 Voltage L1 — 241 V"
     assert _option_values(result, "meter_info")["97.97"].startswith("F.F (97.97) Error register")
-    assert sum(len(_option_values(result, group)) for group in _fields(result)[1:]) == 22
+    groups = [field for field in _fields(result) if field in PICKER_FIELDS]
+    assert sum(len(_option_values(result, group)) for group in groups) == 22
+    assert set(_option_values(result, CONF_FAST_CODES)) == set(E350_ENERGY)
+    assert placeholders["fast"] == "6"
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -213,6 +223,9 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, simulator: MeterSimu
     assert options[CONF_WAKEUP] is False
     assert 0 < options[CONF_READ_TIME] < 60
     assert options[CONF_UPDATE_INTERVAL] == 60
+    assert options[CONF_FAST_CAPABLE] == {code: code for code in E350_ENERGY}
+    assert options[CONF_FAST_CODES] == []  # none chosen: no register reads
+    assert options[CONF_PASSWORD] == ""
     entry = result["result"]
     assert entry.unique_id == E350_SERIAL
     assert entry.version == 2
@@ -392,7 +405,11 @@ async def test_options_interval_not_shorter_than_read(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["description_placeholders"] == {"read_time": "12.5"}
+    assert result["description_placeholders"] == {
+        "read_time": "12.5",
+        "fast": "0",
+        "fast_mark": "⚡",
+    }
     assert _default(result, "energy") == ["1.8.0", "2.8.0"]
     assert set(_option_values(result, "energy")) == {"1.8.0", "2.8.0"}
 
@@ -402,7 +419,11 @@ async def test_options_interval_not_shorter_than_read(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_UPDATE_INTERVAL: "interval_too_short"}
-    assert result["description_placeholders"] == {"read_time": "12.5"}
+    assert result["description_placeholders"] == {
+        "read_time": "12.5",
+        "fast": "0",
+        "fast_mark": "⚡",
+    }
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -432,6 +453,76 @@ async def test_options_interval_not_shorter_than_read(
     assert entry.options[CONF_READ_TIME] == 12.5  # kept
 
 
+async def test_options_fast_values_and_password(
+    hass: HomeAssistant, simulator: MeterSimulator
+) -> None:
+    """Fast-capable codes are marked and offered as fast values; their interval is not shorter
+    than one register session plus the quiet time; the password is never suggested back, an
+    empty field keeps it, a new one replaces it."""
+    entry = meter_entry(
+        simulator,
+        codes=["1.8.0"],
+        **{
+            CONF_READ_TIME: 2.0,
+            CONF_FAST_CAPABLE: {"1.8.0": "1.8.0", "2.8.0": "2.8.0"},
+            CONF_FAST_READ_TIME: 2.2,
+            CONF_PASSWORD: "0000abcd",
+        },
+    )
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["description_placeholders"]["fast"] == "2"
+    assert _option_values(result, "energy")["1.8.0"].endswith(" ⚡")
+    assert set(_option_values(result, CONF_FAST_CODES)) == {"1.8.0", "2.8.0"}
+    assert "0000abcd" not in repr(result["data_schema"].schema)
+    assert _suggested(result, CONF_CHECKSUM, ADVANCED) == "xor"  # the others are suggested
+    assert _suggested(result, CONF_PASSWORD, ADVANCED) is None
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            CONF_FAST_CODES: ["2.8.0"],
+            CONF_FAST_INTERVAL: 3,
+            ADVANCED: _advanced(mode="c"),
+        },
+    )
+    assert result["errors"] == {CONF_FAST_INTERVAL: "fast_interval_too_short"}  # 2.2 + 1.5 s
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            CONF_FAST_CODES: ["2.8.0"],
+            CONF_FAST_INTERVAL: 4,
+            ADVANCED: _advanced(mode="c"),
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_FAST_CODES] == ["2.8.0"]
+    assert entry.options[CONF_CODES] == ["1.8.0", "2.8.0"]  # a fast value is a sensor too
+    assert entry.options[CONF_FAST_INTERVAL] == 4
+    assert entry.options[CONF_PASSWORD] == "0000abcd"  # empty field: kept
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_UPDATE_INTERVAL: 30,
+            "energy": ["1.8.0"],
+            ADVANCED: _advanced(mode="c", password="new-one"),
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PASSWORD] == "new-one"
+    assert entry.options[CONF_FAST_CODES] == ["2.8.0"]  # not posted: the ticked ones stay
+    await hass.async_block_till_done()
+
+
 async def test_options_of_a_running_meter(hass: HomeAssistant, simulator: MeterSimulator) -> None:
     """Loaded: every code of the last readout is offered with its value; saving reloads."""
     entry = meter_entry(simulator, codes=["1.8.0", "99.99.9"], **{CONF_READ_TIME: 0.1})
@@ -446,7 +537,11 @@ async def test_options_of_a_running_meter(hass: HomeAssistant, simulator: MeterS
     assert labels["1.8.0"].endswith("— 061561.289 kWh")
     assert labels["99.99.9"] == "99.99.9"
     assert _default(result, "meter_info") == ["99.99.9"]
-    assert result["description_placeholders"] == {"read_time": f"{read_time:.1f}"}
+    assert result["description_placeholders"] == {
+        "read_time": f"{read_time:.1f}",
+        "fast": "0",
+        "fast_mark": "⚡",
+    }
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -832,9 +927,75 @@ async def test_port_in_use_refused_before_reading(hass: HomeAssistant, reader: R
     )
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_PORT: "port_in_use"}
+    # a second meter on a port goes by device address: the entry without one must get one first
+    assert result["errors"] == {CONF_PORT: "port_in_use_no_address"}
     assert result["description_placeholders"] == {"title": "Kitchen meter"}
     assert reader.reads == []
+
+
+def _bus_entry(hass: HomeAssistant, address: str, *, serial: str = "other") -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Flat 1",
+        unique_id=serial,
+        data={CONF_PORT: "/dev/ttyBus", CONF_SERIAL_NUMBER: serial},
+        options={CONF_ADDRESS: address},
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def test_second_meter_on_a_port_by_address(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """Port taken by a meter with an address: the flow asks this meter's address (not the
+    other's), probes with it and creates a second entry on the same port."""
+    _bus_entry(hass, "001")
+    reader.answers["/dev/ttyBus"] = E350
+    result = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: "/dev/ttyBus"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "address"
+    assert result["description_placeholders"] == {"port": "/dev/ttyBus", "titles": "Flat 1"}
+    assert reader.reads == []
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: "1"})
+    assert result["errors"] == {CONF_ADDRESS: "address_in_use"}  # leading zeros do not count
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: " "})
+    assert result["errors"] == {CONF_ADDRESS: "invalid_address"}
+    assert reader.reads == []
+
+    result = await _submit_and_probe(hass, result["flow_id"], {CONF_ADDRESS: "2"})
+    assert result["step_id"] == "select_codes"
+    assert {settings.address for _port, settings in reader.reads} == {"2"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"energy": ["1.8.0"], CONF_UPDATE_INTERVAL: 60}
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PORT] == "/dev/ttyBus"
+    assert result["options"][CONF_ADDRESS] == "2"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+async def test_second_meter_with_the_same_serial_is_already_configured(
+    hass: HomeAssistant, reader: Reader
+) -> None:
+    """The meter at the new address answers with the serial number of an entry on the port."""
+    _bus_entry(hass, "1", serial=E350_SERIAL)
+    reader.answers["/dev/ttyBus"] = E350
+    result = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PORT: "/dev/ttyBus"}
+    )
+
+    result = await _submit_and_probe(hass, result["flow_id"], {CONF_ADDRESS: "2"})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "meter_already_configured"
 
 
 async def test_meter_configured_on_another_port_aborts_before_picker(
@@ -1186,3 +1347,41 @@ async def test_progress_shows_the_port_without_credentials(
     assert "s3cret" not in placeholders["port"]
     await hass.async_block_till_done()
     hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_picker_offers_fast_values_the_meter_read_by_register(
+    hass: HomeAssistant, reader: Reader, mock_setup_entry: AsyncMock
+) -> None:
+    """The probe's one register session (recorded answers): what the meter answered is marked
+    and offered; the fast interval may not be shorter than the session plus the quiet time."""
+    sessions: list[tuple[str, ...]] = []
+
+    async def registers(
+        port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+    ) -> Readout:
+        sessions.append(tuple(codes))
+        answered = tuple(d for d in E350.datasets if d.address in {"1.8.0", "2.8.0"})
+        return replace(E350, datasets=answered)
+
+    hass.data[DATA_REGISTER_READER] = registers
+    reader.answers["/dev/ttyE350"] = E350
+
+    result = await _to_picker(hass, "/dev/ttyE350")
+
+    assert len(sessions) == 1  # one short session, a few codes
+    assert set(_option_values(result, CONF_FAST_CODES)) == {"1.8.0", "2.8.0"}
+    assert _option_values(result, "energy")["1.8.1"].endswith("kWh")  # not answered: no mark
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"energy": ["1.8.1"], CONF_FAST_CODES: ["1.8.0"], CONF_FAST_INTERVAL: 1},
+    )
+    assert result["errors"] == {CONF_FAST_INTERVAL: "fast_interval_too_short"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"energy": ["1.8.1"], CONF_FAST_CODES: ["1.8.0"], CONF_FAST_INTERVAL: 5},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_CODES] == ["1.8.1", "1.8.0"]  # a fast value is a sensor too
+    assert result["options"][CONF_FAST_CODES] == ["1.8.0"]
+    assert result["options"][CONF_FAST_INTERVAL] == 5

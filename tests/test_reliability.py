@@ -234,6 +234,7 @@ async def rig(
     caplog.set_level(logging.INFO, logger=LOGGER)
     rig = Rig(hass, simulator, meter_entry(simulator), simulator.profile.block)
     hass.data[DATA_CLOCK] = rig.clock
+    _fast_read.schedules_itself = True  # type: ignore[attr-defined]  # read_meter holds the port
     hass.data[DATA_READER] = _fast_read
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, rig.record)
     rig.entry.add_to_hass(hass)

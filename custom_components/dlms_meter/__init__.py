@@ -34,7 +34,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: DlmsConfigEntry) -> bool
         await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if coordinator.fast is not None:
+        # the fast values' timer runs while the entry is loaded (first session after one interval)
+        entry.async_on_unload(coordinator.fast.async_add_listener(_no_listener))
     return True
+
+
+def _no_listener() -> None:
+    """The fast values update the sensors through the main coordinator."""
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:

@@ -1,8 +1,11 @@
 """Config flow for dlms_meter: pick a port, probe the meter, choose its data sets.
 
-User flow: ``user`` (port + collapsed advanced settings; a port another entry uses is refused
-before anything is read) -> ``probe`` (progress; tries fallbacks, see probe.py) ->
-``select_codes`` (a meter that is already configured is recognised here, before the picker;
+User flow: ``user`` (port + collapsed advanced settings; on a port another entry uses, the meter
+is added by device address in the ``address`` step, a bus of meters; refused before anything is
+read if an entry on that port has no address) -> ``probe`` (progress; tries fallbacks, see
+probe.py) ->
+``select_codes`` (the probe's one short register session marks the codes that can be read fast;
+a meter that is already configured is recognised here, before the picker;
 otherwise every data set found, grouped, energy and power pre-selected) -> entry. The entry
 starts from the probe's readout (``hass.data[DOMAIN][PROBE_READOUTS]``), so it is not read
 twice. A failed probe returns to ``user`` with a translated error and the input kept.
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+import dataclasses
 import logging
 import math
 import re
+import time
 from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.config_entries import (
@@ -47,6 +52,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     SerialPortSelector,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 from homeassistant.helpers.translation import async_get_translations
 
@@ -56,28 +63,38 @@ from .const import (
     CONF_BAUDRATE,
     CONF_CHECKSUM,
     CONF_CODES,
+    CONF_FAST_CAPABLE,
+    CONF_FAST_CODES,
+    CONF_FAST_INTERVAL,
+    CONF_FAST_READ_TIME,
     CONF_IDENTIFICATION,
     CONF_MANUFACTURER,
     CONF_MAX_POWER,
     CONF_MODE,
     CONF_MODEL,
     CONF_NO_WAITING,
+    CONF_PASSWORD,
     CONF_PORT,
     CONF_READ_TIME,
     CONF_RESET_BAUDRATE,
     CONF_SERIAL_NUMBER,
     CONF_UPDATE_INTERVAL,
     CONF_WAKEUP,
+    DEFAULT_FAST_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     ERROR_KINDS,
+    FAST_PROBE_CODES,
     HEAT_METER_UPDATE_INTERVAL,
+    MIN_FAST_INTERVAL,
     MIN_UPDATE_INTERVAL,
     PROBE_READOUTS,
+    QUIET_TIME,
 )
-from .coordinator import DATA_READER
-from .iec62056 import Checksum, Iec62056Error, Readout
+from .coordinator import port_reader, register_reader
+from .iec62056 import Checksum, Iec62056Error, Mode, Readout
 from .iec62056.identity import is_same_meter, serial_number, unique_id_for
+from .iec62056.port import normalize_address
 from .iec62056.redact import mask_port
 from .probe import (
     BAUDRATE_AUTO,
@@ -112,6 +129,10 @@ ADVANCED_KEYS = (
     CONF_WAKEUP,
 )
 MAX_UPDATE_INTERVAL = 86400
+#: The probe's one short register session may take this long at most (then: no fast values).
+FAST_PROBE_TIMEOUT: Final = 15.0
+#: Marks the data sets that can be read fast (register reads) in the picker's labels.
+FAST_MARK: Final = "⚡"
 
 # The picker: one field per catalog group (catalog.GROUPS order); the field keys are the
 # translation keys of config.step.select_codes.data and options.step.init.data.
@@ -189,6 +210,10 @@ def _advanced_schema() -> vol.Schema:
             vol.Required(CONF_NO_WAITING, default=False): BooleanSelector(),
             vol.Optional(CONF_ADDRESS, default=""): TextSelector(),
             vol.Required(CONF_WAKEUP, default=False): BooleanSelector(),
+            # programming-mode password for register reads; never shown again (empty: keep)
+            vol.Optional(CONF_PASSWORD, default=""): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.PASSWORD)
+            ),
         }
     )
 
@@ -242,8 +267,104 @@ def _read_time_text(read_time: float) -> str:
 
 
 def _entry_advanced(entry: ConfigEntry) -> dict[str, Any]:
-    """The advanced settings stored in an entry, in form shape."""
+    """The advanced settings stored in an entry, in form shape (never the password)."""
     return {key: entry.options[key] for key in ADVANCED_KEYS if key in entry.options}
+
+
+def min_fast_interval(session_time: float) -> int:
+    """The shortest fast interval: one register session plus the quiet time (whole seconds)."""
+    return max(1, math.ceil(session_time + QUIET_TIME))
+
+
+def fast_candidates(readout: Readout) -> list[catalog.DataSetEntry]:
+    """What the probe tries to read by register: pre-selected power, then energy (a few)."""
+    chosen = set(catalog.preselect(catalog.readout_values(readout)))
+    found = [
+        entry
+        for entry in catalog.entries(readout)
+        if entry.index == 1 and entry.key in chosen and entry.group in PRESELECTED_GROUPS
+    ]
+    found.sort(key=lambda entry: entry.group is not catalog.Group.POWER)
+    return found[:FAST_PROBE_CODES]
+
+
+def _fast_interval_selector() -> NumberSelector:
+    """Seconds; the lower limit (the measured session) is checked with a translated error."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=MIN_FAST_INTERVAL,
+            max=MAX_UPDATE_INTERVAL,
+            step=1,
+            unit_of_measurement="s",
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+def fast_schema(
+    capable: Mapping[str, str], labels: Mapping[str, str], chosen: Iterable[str]
+) -> dict[vol.Optional, Any]:
+    """The fast-value fields: which of the fast-capable codes, and how often (if any can)."""
+    if not capable:
+        return {}
+    options = [SelectOptionDict(value=key, label=labels.get(key, key)) for key in capable]
+    wanted = [key for key in chosen if key in capable]
+    return {
+        vol.Optional(CONF_FAST_CODES, default=wanted): _codes_selector(options),
+        vol.Optional(CONF_FAST_INTERVAL): _fast_interval_selector(),
+    }
+
+
+def mark_fast(
+    options: dict[str, list[SelectOptionDict]], capable: Mapping[str, str]
+) -> dict[str, list[SelectOptionDict]]:
+    """The picker's options with the fast-capable data sets marked."""
+    return {
+        field: [
+            SelectOptionDict(value=o["value"], label=f"{o['label']} {FAST_MARK}")
+            if o["value"] in capable
+            else o
+            for o in field_options
+        ]
+        for field, field_options in options.items()
+    }
+
+
+def _labels(options: Mapping[str, list[SelectOptionDict]]) -> dict[str, str]:
+    return {o["value"]: o["label"] for field_options in options.values() for o in field_options}
+
+
+async def async_probe_registers(
+    hass: HomeAssistant, port: str, settings: Any, readout: Readout, password: str | None
+) -> tuple[dict[str, str], float]:
+    """One short register session: which codes the meter reads without (or with the) password.
+
+    Returns ``{key: code as written}`` of the codes it answered and how long the session took;
+    a meter that is not read in mode C, has no programming mode, wants a password or fails in
+    any other way gives ``({}, 0.0)``: never an error, never more than one session.
+    """
+    if str(settings.mode) != Mode.C:
+        return {}, 0.0
+    candidates = fast_candidates(readout)
+    if not candidates:
+        return {}, 0.0
+    reader = register_reader(hass)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(FAST_PROBE_TIMEOUT):
+            answer = await reader(
+                port,
+                dataclasses.replace(settings, mode=Mode.C),
+                [entry.address for entry in candidates],
+                password,
+            )
+    except Exception as err:  # a failure here never fails the probe
+        kind = err.kind if isinstance(err, Iec62056Error) else type(err).__name__
+        _LOGGER.debug("%s: no register reads (%s)", mask_port(port), kind)
+        return {}, 0.0
+    duration = time.monotonic() - started
+    answered = {dataset.address for dataset in answer.datasets if dataset.values}
+    return {e.key: e.address for e in candidates if e.address in answered}, duration
 
 
 # --- the picker -------------------------------------------------------------------------------
@@ -364,6 +485,16 @@ def _port_users(hass: HomeAssistant, port: str, *, exclude: str | None = None) -
     return None
 
 
+def _port_entries(hass: HomeAssistant, port: str) -> list[ConfigEntry]:
+    """Every entry that reads ``port`` (the same path)."""
+    wanted = port.strip()
+    return [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if str(entry.data.get(CONF_PORT, "")).strip() == wanted
+    ]
+
+
 def _store_readout(hass: HomeAssistant, unique_id: str, readout: Readout) -> None:
     """Hand the probe's readout to the entry's set-up (contract 8: it pops it)."""
     hass.data.setdefault(DOMAIN, {}).setdefault(PROBE_READOUTS, {})[unique_id] = readout
@@ -383,6 +514,8 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         self._probe_task: asyncio.Task[ProbeResult] | None = None
         self._result: ProbeResult | None = None
         self._entry_unloaded = False
+        self._fast_capable: dict[str, str] = {}
+        self._fast_time = 0.0
 
     @staticmethod
     @callback
@@ -397,8 +530,11 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the port (and, collapsed, the protocol settings)."""
         if user_input is not None:
             self._input = with_advanced_defaults(user_input)
-            if self._input_valid():
-                return await self.async_step_probe()
+            try:
+                if self._input_valid():
+                    return await self.async_step_probe()
+            except _AskAddress:
+                return await self.async_step_address()
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(_port_schema(), self._input),
@@ -454,10 +590,57 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             return False
         exclude = self._entry_being_reconfigured()
         if (title := _port_users(self.hass, self._input[CONF_PORT], exclude=exclude)) is not None:
+            if exclude is None:  # adding a meter: a bus of meters, by device address
+                if (untitled := self._entry_without_address()) is not None:
+                    self._errors = {CONF_PORT: "port_in_use_no_address"}
+                    self._placeholders = {"title": untitled}
+                    return False
+                raise _AskAddress
             self._errors = {CONF_PORT: "port_in_use"}
             self._placeholders = {"title": title}
             return False
         return True
+
+    def _entry_without_address(self) -> str | None:
+        """The title of an entry on the port that has no device address (a bus needs them)."""
+        for entry in _port_entries(self.hass, self._input[CONF_PORT]):
+            if not str(entry.options.get(CONF_ADDRESS, "")).strip():
+                return entry.title
+        return None
+
+    async def async_step_address(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The port reads other meters: this one is added by its device address (a bus)."""
+        entries = _port_entries(self.hass, self._input[CONF_PORT])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            address = str(user_input.get(CONF_ADDRESS, "")).strip()
+            taken = {
+                normalize_address(str(entry.options.get(CONF_ADDRESS, "")).strip())
+                for entry in entries
+            }
+            advanced = {**self._input[ADVANCED], CONF_ADDRESS: address}
+            if not address or not _valid_settings(advanced):
+                errors[CONF_ADDRESS] = "invalid_address"
+            elif normalize_address(address) in taken:
+                errors[CONF_ADDRESS] = "address_in_use"
+            else:
+                self._input = {**self._input, ADVANCED: advanced}
+                return await self.async_step_probe()
+        suggested = str(self._input[ADVANCED].get(CONF_ADDRESS, ""))
+        return self.async_show_form(
+            step_id="address",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_ADDRESS): TextSelector()}),
+                {CONF_ADDRESS: suggested} if user_input is None else user_input,
+            ),
+            errors=errors,
+            description_placeholders={
+                "port": mask_port(self._input[CONF_PORT]),
+                "titles": ", ".join(entry.title for entry in entries),
+            },
+        )
 
     def _entry_being_reconfigured(self) -> str | None:
         if self.source != SOURCE_RECONFIGURE:
@@ -473,13 +656,22 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         def on_attempt(number: int, _settings: object) -> None:
             self.async_update_progress(min(number / MAX_ATTEMPTS, 1.0))
 
-        return await probe_meter(
+        result = await probe_meter(
             self._input[CONF_PORT],
             settings_from_options(advanced),
             try_other_modes=advanced.get(CONF_MODE, MODE_AUTO) == MODE_AUTO,
             on_attempt=on_attempt,
-            read=self.hass.data.get(DATA_READER),
+            read=port_reader(self.hass),
         )
+        # fast values: one short register session for a few of the codes found (13.3)
+        self._fast_capable, self._fast_time = await async_probe_registers(
+            self.hass,
+            self._input[CONF_PORT],
+            result.settings,
+            result.readout,
+            str(advanced.get(CONF_PASSWORD) or "") or None,
+        )
+        return result
 
     async def async_step_select_codes(
         self, user_input: dict[str, Any] | None = None
@@ -504,21 +696,37 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         interval = default_update_interval(result.duration, heat_meter=heat_meter)
         chosen = preselected(readout)
+        fast: list[str] = []
+        minimum = min_fast_interval(self._fast_time)
+        fast_interval = max(DEFAULT_FAST_INTERVAL, minimum)
         if user_input is not None:
-            chosen = chosen_codes(user_input)
+            fast = [
+                key for key in user_input.get(CONF_FAST_CODES) or () if key in self._fast_capable
+            ]
+            chosen = list(dict.fromkeys([*chosen_codes(user_input), *fast]))
             interval = int(user_input.get(CONF_UPDATE_INTERVAL, interval))
+            fast_interval = int(user_input.get(CONF_FAST_INTERVAL, fast_interval))
             if not chosen:
                 errors["base"] = "no_codes"
             elif interval < result.duration:
                 errors[CONF_UPDATE_INTERVAL] = "interval_too_short"
+            elif fast and fast_interval < minimum:
+                errors[CONF_FAST_INTERVAL] = "fast_interval_too_short"
             else:
-                return self._async_create_meter_entry(result, chosen, interval)
+                return self._async_create_meter_entry(
+                    result, chosen, interval, fast=fast, fast_interval=fast_interval
+                )
         names = await async_entity_names(self.hass)
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_UPDATE_INTERVAL, default=interval): _interval_selector(),
-                **picker_schema(picker_options(readout, (), names), chosen),
-            }
+        options = mark_fast(picker_options(readout, (), names), self._fast_capable)
+        schema = self.add_suggested_values_to_schema(
+            vol.Schema(
+                {
+                    vol.Required(CONF_UPDATE_INTERVAL, default=interval): _interval_selector(),
+                    **picker_schema(options, chosen),
+                    **fast_schema(self._fast_capable, _labels(options), fast),
+                }
+            ),
+            {CONF_FAST_INTERVAL: fast_interval},
         )
         return self.async_show_form(
             step_id="select_codes",
@@ -558,6 +766,8 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             "baudrate": str(result.readout.baudrate or result.settings.baudrate or "?"),
             "read_time": _read_time_text(result.duration),
             "count": str(len(result.readout.datasets)),
+            "fast": str(len(self._fast_capable)),
+            "fast_mark": FAST_MARK,
         }
 
     def _identity(self, result: ProbeResult) -> dict[str, Any]:
@@ -584,7 +794,13 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         return title
 
     def _async_create_meter_entry(
-        self, result: ProbeResult, codes: list[str], interval: int
+        self,
+        result: ProbeResult,
+        codes: list[str],
+        interval: int,
+        *,
+        fast: list[str],
+        fast_interval: int,
     ) -> ConfigFlowResult:
         data = self._identity(result)
         options = {
@@ -592,6 +808,11 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_CODES: codes,
             **options_from_settings(result.settings),
             CONF_READ_TIME: round(result.duration, 3),
+            CONF_PASSWORD: str(self._input[ADVANCED].get(CONF_PASSWORD) or ""),
+            CONF_FAST_CAPABLE: dict(self._fast_capable),
+            CONF_FAST_READ_TIME: round(self._fast_time, 3),
+            CONF_FAST_CODES: fast,
+            CONF_FAST_INTERVAL: fast_interval,
         }
         assert self.unique_id is not None
         _store_readout(self.hass, self.unique_id, result.readout)
@@ -663,7 +884,14 @@ class DlmsMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             **options_from_settings(result.settings),
             CONF_UPDATE_INTERVAL: interval,
             CONF_READ_TIME: round(result.duration, 3),
+            CONF_FAST_CAPABLE: dict(self._fast_capable),
+            CONF_FAST_READ_TIME: round(self._fast_time, 3),
+            CONF_FAST_CODES: [
+                key for key in entry.options.get(CONF_FAST_CODES) or () if key in self._fast_capable
+            ],
         }
+        if password := str(self._input[ADVANCED].get(CONF_PASSWORD) or ""):
+            options[CONF_PASSWORD] = password
         data = self._identity(result)
         data[CONF_SERIAL_NUMBER] = entry.data.get(CONF_SERIAL_NUMBER, "")
         if entry.unique_id is not None:
@@ -707,17 +935,26 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
         """One form with everything; the advanced settings collapsed."""
         entry = self.config_entry
         read_time = _last_read_time(entry)
+        capable = _fast_capable(entry)
+        minimum = min_fast_interval(float(entry.options.get(CONF_FAST_READ_TIME) or 0.0))
         errors: dict[str, str] = {}
         if user_input is not None:
             user_input = with_advanced_defaults(user_input)
             interval = int(user_input[CONF_UPDATE_INTERVAL])
-            codes = chosen_codes(user_input)
+            fast = [key for key in user_input.get(CONF_FAST_CODES) or () if key in capable]
+            fast_interval = int(user_input.get(CONF_FAST_INTERVAL, DEFAULT_FAST_INTERVAL))
+            codes = list(dict.fromkeys([*chosen_codes(user_input), *fast]))
+            advanced = dict(user_input[ADVANCED])
+            if not advanced.get(CONF_PASSWORD):  # empty: keep the stored password
+                advanced[CONF_PASSWORD] = str(entry.options.get(CONF_PASSWORD) or "")
             if interval < read_time:
                 errors[CONF_UPDATE_INTERVAL] = "interval_too_short"
             elif not codes:
                 errors["base"] = "no_codes"
-            elif not _valid_settings(user_input[ADVANCED]):
+            elif not _valid_settings(advanced):
                 errors["base"] = "invalid_address"
+            elif fast and fast_interval < minimum:
+                errors[CONF_FAST_INTERVAL] = "fast_interval_too_short"
             else:
                 return self.async_create_entry(
                     data={
@@ -725,16 +962,25 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
                         CONF_UPDATE_INTERVAL: interval,
                         CONF_CODES: codes,
                         CONF_MAX_POWER: float(user_input.get(CONF_MAX_POWER) or 0),
-                        **user_input[ADVANCED],
+                        CONF_FAST_CODES: fast,
+                        CONF_FAST_INTERVAL: fast_interval,
+                        **advanced,
                     }
                 )
         names = await async_entity_names(self.hass)
         stored = list(entry.options.get(CONF_CODES, []))
         chosen = chosen_codes(user_input) if user_input is not None else stored
+        options = mark_fast(picker_options(_coordinator_readout(entry), stored, names), capable)
+        fast_chosen = (
+            list(user_input.get(CONF_FAST_CODES) or ())
+            if user_input is not None
+            else list(entry.options.get(CONF_FAST_CODES) or ())
+        )
         schema = vol.Schema(
             {
                 vol.Required(CONF_UPDATE_INTERVAL): _interval_selector(),
-                **picker_schema(picker_options(_coordinator_readout(entry), stored, names), chosen),
+                **picker_schema(options, chosen),
+                **fast_schema(capable, _labels(options), fast_chosen),
                 # value guard: kW the totals may grow at; 0 = derived from the meter
                 vol.Optional(CONF_MAX_POWER): NumberSelector(
                     NumberSelectorConfig(
@@ -751,14 +997,33 @@ class DlmsOptionsFlow(OptionsFlowWithReload):
         suggested = user_input or {
             CONF_UPDATE_INTERVAL: entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
             CONF_MAX_POWER: entry.options.get(CONF_MAX_POWER, 0),
+            CONF_FAST_INTERVAL: entry.options.get(
+                CONF_FAST_INTERVAL, max(DEFAULT_FAST_INTERVAL, minimum)
+            ),
             ADVANCED: _entry_advanced(entry),
         }
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"read_time": _read_time_text(read_time)},
+            description_placeholders={
+                "read_time": _read_time_text(read_time),
+                "fast": str(len(capable)),
+                "fast_mark": FAST_MARK,
+            },
         )
+
+
+def _fast_capable(entry: ConfigEntry) -> dict[str, str]:
+    """The codes the probe read by register (key -> code as written)."""
+    capable = entry.options.get(CONF_FAST_CAPABLE) or {}
+    if not isinstance(capable, dict):
+        return {}
+    return {str(key): str(code) for key, code in capable.items()}
+
+
+class _AskAddress(Exception):
+    """The port reads other meters, each with an address: ask this meter's address."""
 
 
 def _valid_settings(advanced: Mapping[str, Any]) -> bool:

@@ -34,6 +34,11 @@ CONF_RESET_BAUDRATE: Final = "reset_baudrate"  # old plugin: reset_baudrate
 CONF_NO_WAITING: Final = "no_waiting"  # old plugin: no_waiting
 CONF_READ_TIME: Final = "read_time"  # seconds the last probe read took (set by the config flow)
 CONF_MAX_POWER: Final = "max_power"  # kW the totals may grow at (0/missing: derived from the meter)
+CONF_PASSWORD: Final = "password"  # programming-mode password for register reads ("" = none)
+CONF_FAST_CODES: Final = "fast_codes"  # codes read fast by register reads (programming mode)
+CONF_FAST_INTERVAL: Final = "fast_interval"  # seconds between register reads
+CONF_FAST_CAPABLE: Final = "fast_capable"  # codes the probe read by register read (no password)
+CONF_FAST_READ_TIME: Final = "fast_read_time"  # seconds the probe's register session took
 # the rate a heat meter answers at when it differs from the request rate ("" = none)
 CONF_ANSWER_BAUDRATE: Final = "answer_baudrate"
 
@@ -42,6 +47,13 @@ DEFAULT_UPDATE_INTERVAL: Final = 60  # seconds, as the old plugin
 # landisgyr_heat_meter integration polls its Ultraheat meters "to prevent battery drain".
 HEAT_METER_UPDATE_INTERVAL: Final = 86400
 MIN_UPDATE_INTERVAL: Final = 5
+DEFAULT_FAST_INTERVAL: Final = 5  # seconds between register reads of the fast values
+MIN_FAST_INTERVAL: Final = 1
+# register reads: after this many failed sessions in a row, the fast values fall back
+FAST_FAILURES_BEFORE_FALLBACK: Final = 3
+# the probe reads at most this many registers in its one short register session
+FAST_PROBE_CODES: Final = 6
+ISSUE_FAST_VALUES_FALLBACK: Final = "fast_values_fallback"
 
 # coordinator / repairs
 QUIET_TIME: Final = 1.5  # seconds the standard asks between the end of one read and the next

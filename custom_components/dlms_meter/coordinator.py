@@ -21,6 +21,13 @@
   text loses control characters and is cut to 255 characters.
 * Lifetime totals pass the value guard (:mod:`.guard`); what it accepted survives restarts (a
   :class:`Store` per entry).
+* Every session on a port goes through the library's :class:`SharedPort` of that port (one at a
+  time, FIFO, quiet time between them), also with injected readers (:func:`port_reader`,
+  :func:`register_reader`). The entry's device address is registered with it while the entry is
+  loaded, so a request without an address is never sent on a bus of several meters.
+* Fast values (:class:`FastValues`): chosen codes are read by register reads in programming mode
+  at their own interval and published through the same identity, unit and guard rules; when
+  register reads stop working they fall back to the full readout with a repair issue.
 * The update interval is never shorter than the last read took plus the standard's quiet time; if
   the configured one is, the longer one is used and a repair issue says so. Another repair issue
   appears after :data:`FAILURES_BEFORE_ISSUE` failed cycles in a row; the first good read clears it.
@@ -29,7 +36,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -51,17 +59,26 @@ from . import catalog, issues, units
 from .catalog import DlmsSensorEntityDescription
 from .const import (
     CONF_CODES,
+    CONF_FAST_CAPABLE,
+    CONF_FAST_CODES,
+    CONF_FAST_INTERVAL,
+    CONF_FAST_READ_TIME,
     CONF_MANUFACTURER,
     CONF_MAX_POWER,
     CONF_MODEL,
+    CONF_PASSWORD,
     CONF_PORT,
     CONF_SERIAL_NUMBER,
     CONF_UPDATE_INTERVAL,
+    DEFAULT_FAST_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     FAILURES_BEFORE_ISSUE,
+    FAST_FAILURES_BEFORE_FALLBACK,
+    ISSUE_FAST_VALUES_FALLBACK,
     ISSUE_INTERVAL_TOO_SHORT,
     ISSUE_METER_NOT_ANSWERING,
+    MIN_FAST_INTERVAL,
     MIN_UPDATE_INTERVAL,
     QUIET_TIME,
 )
@@ -79,13 +96,20 @@ from .iec62056 import (
     ERROR_KINDS,
     ChecksumError,
     Iec62056Error,
+    Mode,
+    NoProgrammingModeError,
+    PasswordRefusedError,
     Readout,
     ReadSettings,
+    SharedPort,
+    UnknownRegisterError,
     Value,
     parse_obis,
     read_meter,
+    read_registers,
+    shared_port,
 )
-from .iec62056.identity import is_same_meter, serial_number, unique_id_for
+from .iec62056.identity import SERIAL_CODES, is_same_meter, serial_number, unique_id_for
 from .iec62056.redact import mask_port, mask_text
 from .probe import settings_from_options
 
@@ -94,12 +118,79 @@ _LOGGER = logging.getLogger(__package__)
 type DlmsConfigEntry = ConfigEntry[DlmsCoordinator]
 type Reader = Callable[[str, ReadSettings], Coroutine[Any, Any, Readout]]
 type Clock = Callable[[], float]
+# (port, settings, codes, password) -> the registers read in one programming-mode session
+type RegisterReader = Callable[
+    [str, ReadSettings, Sequence[str], str | None], Coroutine[Any, Any, Readout]
+]
 
 # Injection points (tests, soak): the reader every new coordinator uses, and the clock of the
 # value guard (seconds since the epoch). Without them: read_meter and time.time.
 DATA_READER: Final[HassKey[Reader]] = HassKey(f"{DOMAIN}_reader")
 DATA_CLOCK: Final[HassKey[Clock]] = HassKey(f"{DOMAIN}_clock")
+# the register reader (fast values, the probe's register test); without it: read_registers
+DATA_REGISTER_READER: Final[HassKey[RegisterReader]] = HassKey(f"{DOMAIN}_register_reader")
+# register-read errors that mean "this meter does not give fast values": fall back at once
+FAST_FATAL_KINDS: Final = frozenset({NoProgrammingModeError.kind, PasswordRefusedError.kind})
 
+
+def request_address(settings: ReadSettings) -> str | None:
+    """The device address a session's request carries (None: mode D, no request at all)."""
+    return None if settings.mode in (Mode.D, "D") else settings.address
+
+
+def port_reader(hass: HomeAssistant) -> Reader:
+    """The full-readout reader: the library's, or the injected one run by the port's scheduler.
+
+    The library's :func:`read_meter` holds the port's :class:`SharedPort` itself; an injected
+    reader (tests, soak) is run inside the same scheduler, so every session on a port, from
+    any entry, flow or fast-value timer, runs one at a time with the quiet time between them.
+    """
+    injected = hass.data.get(DATA_READER)
+    if injected is None:
+        return read_meter
+    if getattr(injected, "schedules_itself", False):
+        return injected  # it calls read_meter, which holds the port (not re-entrant)
+
+    async def read(port: str, settings: ReadSettings) -> Readout:
+        shared = shared_port(port)
+        async with shared.session(settings.session_gap, address=request_address(settings)):
+            return await injected(port, settings)
+
+    return read
+
+
+async def _read_registers(
+    port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+) -> Readout:
+    return await read_registers(port, settings, codes, password=password)
+
+
+async def _no_registers(
+    port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+) -> Readout:
+    raise NoProgrammingModeError("the injected reader reads no registers")
+
+
+def register_reader(hass: HomeAssistant) -> RegisterReader:
+    """The register reader: the library's, or the injected one run by the port's scheduler."""
+    injected = hass.data.get(DATA_REGISTER_READER)
+    if injected is None and DATA_READER in hass.data:
+        # an injected full reader (recorded readouts) without a register reader: no registers
+        return _no_registers
+    if injected is None:
+        return _read_registers
+
+    async def read(
+        port: str, settings: ReadSettings, codes: Sequence[str], password: str | None
+    ) -> Readout:
+        shared = shared_port(port)
+        async with shared.session(settings.session_gap, address=settings.address):
+            return await injected(port, settings, codes, password)
+
+    return read
+
+
+SERIAL_KEYS: Final = frozenset(SERIAL_CODES)
 GENERIC_ERROR_KEY: Final = "read_failed"
 OTHER_METER_KEY: Final = "other_meter"
 # the library's error kinds with their own translated message (exceptions.<kind>); the base
@@ -208,7 +299,27 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
             name=mask_text(entry.title, self.port),
             update_interval=timedelta(seconds=self.configured_interval),
         )
-        self.reader: Reader = reader or hass.data.get(DATA_READER) or read_meter
+        self.reader: Reader = reader or port_reader(hass)
+        self.register_reader: RegisterReader = register_reader(hass)
+        # the port's scheduler; this meter's device address is registered with it while the
+        # entry is loaded, so that no request without an address is sent on a bus of meters
+        self.shared: SharedPort = shared_port(self.port)
+        self._address = self.settings.address
+        self.shared.register_address(self._address)
+        entry.async_on_unload(self._unregister_address)
+        self.password: str | None = str(entry.options.get(CONF_PASSWORD) or "") or None
+        capable = entry.options.get(CONF_FAST_CAPABLE) or {}
+        self.fast_addresses: dict[str, str] = (
+            {str(key): str(address) for key, address in capable.items()}
+            if isinstance(capable, dict)
+            else {}
+        )
+        self.fast_codes: list[str] = [
+            str(code) for code in entry.options.get(CONF_FAST_CODES) or []
+        ]
+        self.fast: FastValues | None = None
+        if self.fast_codes and str(self.settings.mode) == Mode.C:
+            self.fast = FastValues(hass, self, entry)
         self.clock: Clock = clock or hass.data.get(DATA_CLOCK) or time.time
         self.serial_number: str = str(
             entry.data.get(CONF_SERIAL_NUMBER) or entry.unique_id or entry.entry_id
@@ -233,6 +344,9 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         self._lock = asyncio.Lock()
         self._read_task: asyncio.Task[Readout] | None = None
         entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_on_stop))
+
+    def _unregister_address(self) -> None:
+        self.shared.unregister_address(self._address)
 
     @property
     def last_read_time(self) -> float | None:
@@ -306,6 +420,8 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
     async def async_shutdown(self) -> None:
         """Stop polling and cancel a read in flight, so the port is closed now."""
         await super().async_shutdown()
+        if self.fast is not None:
+            await self.fast.async_shutdown()
         await self._async_cancel_read()
         if self.specs:
             await self.async_save()
@@ -370,21 +486,96 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         held: dict[str, int] = {}
         for key, spec in self.specs.items():
             value = values.get(catalog.current_key(key, values))
-            if not spec.numeric:
-                states[key] = None if value is None else clean_text(value.value)
-                continue
-            number = self._convert(key, spec, value)
-            if number is False:
-                unavailable.add(key)
-                continue
-            if spec.guard_decrease:
-                number = self._guarded(key, spec, number, value, now, held)
-            elif number is not None and not is_sane(number):
-                self.stats.invalid_numbers += 1
-                number = None
-            states[key] = number
+            self._state(key, spec, value, now, states, unavailable, held)
         self._store.async_delay_save(self._stored, SAVE_DELAY)
         return MeterData(readout, values, states, frozenset(unavailable), held)
+
+    def _state(
+        self,
+        key: str,
+        spec: DlmsSensorEntityDescription,
+        value: Value | None,
+        now: float,
+        states: dict[str, float | str | None],
+        unavailable: set[str],
+        held: dict[str, int],
+    ) -> None:
+        """What the entity ``key`` shows for ``value``: units, value guard, sanity checks."""
+        if not spec.numeric:
+            states[key] = None if value is None else clean_text(value.value)
+            return
+        number = self._convert(key, spec, value)
+        if number is False:
+            unavailable.add(key)
+            return
+        unavailable.discard(key)
+        if spec.guard_decrease:
+            number = self._guarded(key, spec, number, value, now, held)
+        elif number is not None and not is_sane(number):
+            self.stats.invalid_numbers += 1
+            number = None
+        states[key] = number
+
+    # --- fast values (register reads in programming mode) ----------------------------------
+
+    def fast_register_codes(self) -> list[str]:
+        """The codes of one register session: the fast values, then the meter's serial number.
+
+        Each code as the meter wrote it in its readout (``C.1.0``, not ``96.1.0``); the
+        serial number's register is read too, so that a fast value of another meter is never
+        published.
+        """
+        codes = [self.fast_addresses.get(key, key) for key in self.fast_codes]
+        if self._known_serial and self.readout is not None:
+            serial = serial_number(self.readout)
+            for dataset in self.readout.datasets:
+                if catalog.dataset_key(dataset) in SERIAL_KEYS and any(
+                    value.value.strip() == serial for value in dataset.values
+                ):
+                    codes.append(dataset.address)
+                    break
+        return list(dict.fromkeys(codes))
+
+    async def async_read_fast(self) -> None:
+        """One register session; publish the fast values it brought (same rules as a readout).
+
+        Raises Iec62056Error (the read failed), or UpdateFailed (not the entry's meter: the
+        entities turn unavailable as after a full readout of another meter).
+        """
+        codes = self.fast_register_codes()
+        async with self._lock:
+            readout = await self.register_reader(
+                self.port, self.fast_settings(), codes, self.password
+            )
+        data = self.data
+        if self._known_serial and serial_number(readout) is None:
+            raise UnknownRegisterError("the meter did not answer its serial number register")
+        try:
+            self._check_identity(readout)
+        except UpdateFailed as err:
+            self.async_set_update_error(err)
+            raise
+        values = catalog.readout_values(readout)
+        states = dict(data.states)
+        unavailable = set(data.unavailable)
+        held = dict(data.held)
+        now = self.clock()
+        for key in self.fast_codes:
+            spec = self.specs.get(key)
+            value = values.get(catalog.current_key(key, values))
+            if spec is None or value is None:
+                continue  # not read: the full readout's value stays
+            held.pop(key, None)
+            self._state(key, spec, value, now, states, unavailable, held)
+        self.data = MeterData(
+            data.readout, {**data.values, **values}, states, frozenset(unavailable), held
+        )
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        self.async_update_listeners()
+
+    def fast_settings(self) -> ReadSettings:
+        """The settings of a register session: the entry's, in mode C."""
+        return dataclasses.replace(self.settings, mode=Mode.C)
 
     def is_known_meter(self, readout: Readout) -> bool:
         """Whether ``readout`` comes from the meter of this entry (see the module docstring).
@@ -647,3 +838,101 @@ class DlmsCoordinator(DataUpdateCoordinator[MeterData]):
         phases = sum(abs(volts[c] * amps[c]) for c in volts.keys() & amps.keys()) / 1000
         phases = phases if is_sane(phases) else 0.0
         self.max_power_seen = max(self.max_power_seen, largest, phases)
+
+
+class FastValues(DataUpdateCoordinator[None]):
+    """The timer of the fast values: one register session per interval (issue 13.4).
+
+    The interval is the user's (default 5 s), never shorter than one register session plus
+    the quiet time (as measured). When register reads stop working (a meter without
+    programming mode or refusing the password at once, any other error
+    :data:`FAST_FAILURES_BEFORE_FALLBACK` times in a row) the fast values fall back to the
+    full readout (which always reads them too), a repair issue says so, and register reads
+    are retried at the full readout's interval; the first one that works clears the issue.
+    """
+
+    config_entry: DlmsConfigEntry
+
+    def __init__(self, hass: HomeAssistant, main: DlmsCoordinator, entry: DlmsConfigEntry) -> None:
+        """Read ``main``'s fast codes at the entry's fast interval."""
+        self.main = main
+        options = entry.options
+        self.configured_interval = max(
+            int(options.get(CONF_FAST_INTERVAL, DEFAULT_FAST_INTERVAL)), MIN_FAST_INTERVAL
+        )
+        self.session_time = float(options.get(CONF_FAST_READ_TIME) or 0.0)
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{main.name} fast values",
+            update_interval=timedelta(seconds=self.interval_for(self.session_time)),
+        )
+        self.consecutive_failures = 0
+        self.fallen_back = False
+        self.reads = 0
+        self.failures = 0
+
+    def interval_for(self, session_time: float) -> int:
+        """The user's interval, at least one register session plus the quiet time."""
+        return max(self.configured_interval, math.ceil(session_time + QUIET_TIME))
+
+    @override
+    async def _async_update_data(self) -> None:
+        started = time.monotonic()
+        self.reads += 1
+        try:
+            await self.main.async_read_fast()
+        except Iec62056Error as err:
+            self.failures += 1
+            self.consecutive_failures += 1
+            kind = str(err.kind)
+            if kind in FAST_FATAL_KINDS or (
+                self.consecutive_failures >= FAST_FAILURES_BEFORE_FALLBACK
+            ):
+                self._fall_back(kind)
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=kind if kind in TRANSLATED_KINDS else GENERIC_ERROR_KEY,
+                translation_placeholders={"port": self.main.masked_port, "error": kind},
+            ) from None
+        self.consecutive_failures = 0
+        self.session_time = time.monotonic() - started
+        self.update_interval = timedelta(seconds=self.interval_for(self.session_time))
+        if self.fallen_back:
+            self.fallen_back = False
+            _LOGGER.info("%s: register reads work again", self.main.name)
+            issues.async_delete(self.hass, self.config_entry, ISSUE_FAST_VALUES_FALLBACK)
+
+    def _fall_back(self, kind: str) -> None:
+        """Fast values from the full readout now; retry register reads at its interval."""
+        interval = self.main.update_interval or timedelta(seconds=self.main.configured_interval)
+        self.update_interval = interval
+        if self.fallen_back:
+            return
+        self.fallen_back = True
+        _LOGGER.warning(
+            "%s: register reads failed (%s); the fast values come from the full readout",
+            self.main.name,
+            kind,
+        )
+        issues.async_create_fast_values_fallback(
+            self.hass,
+            self.config_entry,
+            codes=", ".join(self.main.fast_codes),
+            error=kind,
+            interval=int(interval.total_seconds()),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the fast values did so far (diagnostics; no password)."""
+        return {
+            "codes": list(self.main.fast_codes),
+            "interval": None
+            if self.update_interval is None
+            else int(self.update_interval.total_seconds()),
+            "reads": self.reads,
+            "failures": self.failures,
+            "consecutive_failures": self.consecutive_failures,
+            "fallen_back": self.fallen_back,
+        }

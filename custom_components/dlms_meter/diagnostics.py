@@ -17,7 +17,7 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.config_entries import ConfigEntryState
 
 from . import catalog
-from .const import CONF_ADDRESS, CONF_PORT, CONF_SERIAL_NUMBER
+from .const import CONF_ADDRESS, CONF_PASSWORD, CONF_PORT, CONF_SERIAL_NUMBER
 from .iec62056.redact import mask_port, mask_text
 
 if TYPE_CHECKING:
@@ -26,13 +26,17 @@ if TYPE_CHECKING:
     from .coordinator import DlmsConfigEntry
     from .iec62056 import Readout
 
-TO_REDACT: Final = {CONF_SERIAL_NUMBER, CONF_ADDRESS, "password"}
+TO_REDACT: Final = {CONF_SERIAL_NUMBER, CONF_ADDRESS, CONF_PASSWORD}
 _MARKERS: Final = {0x01: "<SOH>", 0x02: "<STX>", 0x03: "<ETX>", 0x04: "<EOT>", 0x06: "<ACK>"}
 
 
 def _secrets(entry: DlmsConfigEntry, readout: Readout | None) -> list[str]:
     """Every text that identifies the meter: serial number, address, id data-set values."""
-    found = {str(entry.data.get(CONF_SERIAL_NUMBER, "")), str(entry.options.get(CONF_ADDRESS, ""))}
+    found = {
+        str(entry.data.get(CONF_SERIAL_NUMBER, "")),
+        str(entry.options.get(CONF_ADDRESS, "")),
+        str(entry.options.get(CONF_PASSWORD, "")),
+    }
     if readout is not None:
         for key, dataset in catalog.datasets_by_key(readout).items():
             if catalog.is_serial_number(key):
@@ -86,6 +90,7 @@ async def async_get_config_entry_diagnostics(
         ),
     }
     result["statistics"] = coordinator.stats.as_dict()
+    result["fast_values"] = None if coordinator.fast is None else coordinator.fast.as_dict()
     result["guard"] = {
         "max_power_option_kw": coordinator.max_power_option or None,
         "max_power_seen_kw": round(coordinator.max_power_seen, 3),

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN, ISSUE_INTERVAL_TOO_SHORT, ISSUE_METER_NOT_ANSWERING
+from .const import (
+    DOMAIN,
+    ISSUE_FAST_VALUES_FALLBACK,
+    ISSUE_INTERVAL_TOO_SHORT,
+    ISSUE_METER_NOT_ANSWERING,
+)
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -18,7 +23,12 @@ if TYPE_CHECKING:
 
 ISSUE_OTHER_METER: Final = "other_meter"
 ISSUE_UNIT_CHANGED: Final = "unit_changed"
-ISSUE_KINDS = (ISSUE_INTERVAL_TOO_SHORT, ISSUE_METER_NOT_ANSWERING, ISSUE_OTHER_METER)
+ISSUE_KINDS = (
+    ISSUE_INTERVAL_TOO_SHORT,
+    ISSUE_METER_NOT_ANSWERING,
+    ISSUE_OTHER_METER,
+    ISSUE_FAST_VALUES_FALLBACK,
+)
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:
@@ -119,6 +129,30 @@ def async_create_unit_changed(
         severity=ir.IssueSeverity.ERROR,
         translation_key=ISSUE_UNIT_CHANGED,
         translation_placeholders={"title": entry.title, "code": key, "unit": unit, "sent": sent},
+    )
+
+
+def async_create_fast_values_fallback(
+    hass: HomeAssistant, entry: ConfigEntry, *, codes: str, error: str, interval: int
+) -> None:
+    """Register reads stopped working: the fast values come from the full readout now.
+
+    ``error`` is the library error's kind (never its text: no port, no password).
+    """
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(ISSUE_FAST_VALUES_FALLBACK, entry),
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_FAST_VALUES_FALLBACK,
+        translation_placeholders={
+            "title": entry.title,
+            "codes": codes,
+            "error": error,
+            "interval": str(interval),
+        },
     )
 
 
