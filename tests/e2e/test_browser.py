@@ -206,10 +206,14 @@ def _add_meter(steps: Steps, port: str, strings: dict[str, Any]) -> None:
     expect(codes_title).to_be_visible(timeout=PROBE_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(f"serial number {E350_SERIAL}"))).to_be_visible()
     steps.shot("probe-result")
-    energy_import = page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 "))
-    energy_export = page.get_by_role("checkbox", name=re.compile(r"^2\.8\.0 "))
+    # A code the meter also answered by register read is offered twice: in its group (first)
+    # and among the fast values (after it), which are never pre-selected.
+    import_boxes = page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 "))
+    energy_import = import_boxes.first
+    energy_export = page.get_by_role("checkbox", name=re.compile(r"^2\.8\.0 ")).first
     expect(energy_import).to_be_checked()  # energy is pre-selected
     expect(energy_export).to_be_checked()
+    expect(import_boxes.last).not_to_be_checked()  # the fast-value choice of 1.8.0
     absolute = page.get_by_role("checkbox", name=re.compile(r"^15\.8\.0 "))
     expect(absolute).not_to_be_checked()
     page.get_by_text("15.8.0 Absolute active energy").click()  # its label, as a user does
@@ -259,7 +263,7 @@ def _add_300_bd_meter_with_history(
     expect(codes_title).to_be_visible(timeout=PROBE_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(f"serial number {ZMD120_SERIAL}"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"at 300 Bd"))).to_be_visible()
-    expect(page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 "))).to_be_checked()
+    expect(page.get_by_role("checkbox", name=re.compile(r"^1\.8\.0 ")).first).to_be_checked()
     for code in ZMD120_HISTORY:
         box = page.get_by_role("checkbox", name=re.compile("^" + re.escape(code) + " "))
         expect(box).not_to_be_checked()  # history is offered, not pre-selected
