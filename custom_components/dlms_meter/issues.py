@@ -23,17 +23,36 @@ if TYPE_CHECKING:
 
 ISSUE_OTHER_METER: Final = "other_meter"
 ISSUE_UNIT_CHANGED: Final = "unit_changed"
-ISSUE_KINDS = (
-    ISSUE_INTERVAL_TOO_SHORT,
-    ISSUE_METER_NOT_ANSWERING,
-    ISSUE_OTHER_METER,
-    ISSUE_FAST_VALUES_FALLBACK,
-)
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:
     """The id of an issue of ``kind`` for one meter."""
     return f"{kind}_{entry.entry_id}"
+
+
+def _create(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    kind: str,
+    *,
+    translation_key: str,
+    severity: ir.IssueSeverity,
+    placeholders: dict[str, str],
+    fixable: bool = False,
+    data: dict[str, str | int | float | None] | None = None,
+) -> None:
+    """Raise (or update) the issue ``kind`` of one meter; its title is always a placeholder."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(kind, entry),
+        is_fixable=fixable,
+        is_persistent=False,
+        severity=severity,
+        translation_key=translation_key,
+        translation_placeholders={"title": entry.title, **placeholders},
+        data=data,
+    )
 
 
 def unit_kind(key: str) -> str:
@@ -45,19 +64,14 @@ def async_create_interval_too_short(
     hass: HomeAssistant, entry: ConfigEntry, *, configured: int, needed: int
 ) -> None:
     """The configured update interval is shorter than one read (+ quiet time) takes."""
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
-        issue_id(ISSUE_INTERVAL_TOO_SHORT, entry),
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.WARNING,
+        entry,
+        ISSUE_INTERVAL_TOO_SHORT,
         translation_key=ISSUE_INTERVAL_TOO_SHORT,
-        translation_placeholders={
-            "title": entry.title,
-            "configured": str(configured),
-            "needed": str(needed),
-        },
+        severity=ir.IssueSeverity.WARNING,
+        placeholders={"configured": str(configured), "needed": str(needed)},
+        fixable=True,
         data={"entry_id": entry.entry_id, "needed": needed},
     )
 
@@ -66,20 +80,13 @@ def async_create_meter_not_answering(
     hass: HomeAssistant, entry: ConfigEntry, *, port: str, failures: int, error: str
 ) -> None:
     """The meter failed several read cycles in a row (``port`` and ``error`` masked)."""
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
-        issue_id(ISSUE_METER_NOT_ANSWERING, entry),
-        is_fixable=False,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
+        entry,
+        ISSUE_METER_NOT_ANSWERING,
         translation_key=ISSUE_METER_NOT_ANSWERING,
-        translation_placeholders={
-            "title": entry.title,
-            "port": port,
-            "failures": str(failures),
-            "error": error,
-        },
+        severity=ir.IssueSeverity.ERROR,
+        placeholders={"port": port, "failures": str(failures), "error": error},
     )
 
 
@@ -98,15 +105,14 @@ def async_create_other_meter(
     ``unique_id``: the id it would get (:func:`identity.unique_id_for`) and ``serial_number`` its
     serial number ("" if it sends none), which the adopt fix flow stores.
     """
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
-        issue_id(ISSUE_OTHER_METER, entry),
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
+        entry,
+        ISSUE_OTHER_METER,
         translation_key=ISSUE_OTHER_METER,
-        translation_placeholders={"title": entry.title, "serial": serial, "port": port},
+        severity=ir.IssueSeverity.ERROR,
+        placeholders={"serial": serial, "port": port},
+        fixable=True,
         data={
             "entry_id": entry.entry_id,
             "serial": serial,
@@ -120,15 +126,13 @@ def async_create_unit_changed(
     hass: HomeAssistant, entry: ConfigEntry, *, key: str, unit: str, sent: str
 ) -> None:
     """The data set ``key`` comes in a unit that does not convert to its entity's."""
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
-        issue_id(unit_kind(key), entry),
-        is_fixable=False,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
+        entry,
+        unit_kind(key),
         translation_key=ISSUE_UNIT_CHANGED,
-        translation_placeholders={"title": entry.title, "code": key, "unit": unit, "sent": sent},
+        severity=ir.IssueSeverity.ERROR,
+        placeholders={"code": key, "unit": unit, "sent": sent},
     )
 
 
@@ -139,20 +143,13 @@ def async_create_fast_values_fallback(
 
     ``error`` is the library error's kind (never its text: no port, no password).
     """
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
-        issue_id(ISSUE_FAST_VALUES_FALLBACK, entry),
-        is_fixable=False,
-        is_persistent=False,
-        severity=ir.IssueSeverity.WARNING,
+        entry,
+        ISSUE_FAST_VALUES_FALLBACK,
         translation_key=ISSUE_FAST_VALUES_FALLBACK,
-        translation_placeholders={
-            "title": entry.title,
-            "codes": codes,
-            "error": error,
-            "interval": str(interval),
-        },
+        severity=ir.IssueSeverity.WARNING,
+        placeholders={"codes": codes, "error": error, "interval": str(interval)},
     )
 
 
