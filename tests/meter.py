@@ -72,6 +72,16 @@ E350_CODES = [
     "96.5.0",
 ]
 INTERVAL = 30
+# The protocol settings both entry helpers store (the config flow's defaults for a mode C meter).
+PROTOCOL_OPTIONS: dict[str, Any] = {
+    CONF_MODE: "C",
+    CONF_BAUDRATE: "auto",
+    CONF_CHECKSUM: "xor",
+    CONF_ADDRESS: "",
+    CONF_WAKEUP: False,
+    CONF_RESET_BAUDRATE: True,
+    CONF_NO_WAITING: False,
+}
 
 
 def meter_entry(
@@ -98,13 +108,7 @@ def meter_entry(
         options={
             CONF_UPDATE_INTERVAL: INTERVAL,
             CONF_CODES: E350_CODES if codes is None else codes,
-            CONF_MODE: "C",
-            CONF_BAUDRATE: "auto",
-            CONF_CHECKSUM: "xor",
-            CONF_ADDRESS: "",
-            CONF_WAKEUP: False,
-            CONF_RESET_BAUDRATE: True,
-            CONF_NO_WAITING: False,
+            **PROTOCOL_OPTIONS,
         }
         | options,
     )
@@ -211,13 +215,7 @@ def corpus_entry(
         options={
             CONF_UPDATE_INTERVAL: INTERVAL,
             CONF_CODES: [] if codes is None else codes,
-            CONF_MODE: "C",
-            CONF_BAUDRATE: "auto",
-            CONF_CHECKSUM: "xor",
-            CONF_ADDRESS: "",
-            CONF_WAKEUP: False,
-            CONF_RESET_BAUDRATE: True,
-            CONF_NO_WAITING: False,
+            **PROTOCOL_OPTIONS,
         }
         | options,
     )
